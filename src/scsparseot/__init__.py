@@ -1,0 +1,13 @@
+"""scsparseot: sparse optimal-transport maps that find which genes a perturbation moves."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import core, datasets
+from .core import SparseOTMap
+
+try:
+    __version__ = version("scsparseot")
+except PackageNotFoundError:  # pragma: no cover - source tree without installation
+    __version__ = "0.0.0"
+
+__all__ = ["SparseOTMap", "core", "datasets"]

@@ -1,0 +1,43 @@
+"""Shared parameter documentation, inserted with :func:`doc_params` (as scanpy's ``_doc_params``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    F = TypeVar("F", bound=Callable)
+
+doc_adata = """\
+adata
+    Annotated data matrix with control and treated cells (cells × genes)."""
+
+doc_key = """\
+key
+    Key under which :func:`scsparseot.tl.sparse_ot` wrote its results (its ``key_added``)."""
+
+doc_plot = """\
+ax
+    Matplotlib axes to draw into; a new figure is created when ``None``.
+show
+    Show the figure. ``None`` shows it unless ``ax`` was given or ``return_fig`` is set.
+return_fig
+    Return the :class:`~matplotlib.figure.Figure` instead of the axes."""
+
+doc_plot_returns = """\
+Returns
+-------
+The :class:`~matplotlib.figure.Figure` if ``return_fig=True``; the
+:class:`~matplotlib.axes.Axes` if ``show=False``; otherwise ``None`` (the plot is shown)."""
+
+
+def doc_params(**kwds: str) -> Callable[[F], F]:
+    """Format the decorated object's docstring with ``kwds``."""
+
+    def dec(obj: F) -> F:
+        obj.__doc__ = obj.__doc__.format_map(kwds) if obj.__doc__ else obj.__doc__
+        return obj
+
+    return dec

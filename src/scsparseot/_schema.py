@@ -1,0 +1,202 @@
+"""The results schema of :func:`scsparseot.tl.sparse_ot`, written in this one place.
+
+Every key name is here, and only this module
+writes results to an AnnData. Only types that ``write_h5ad`` stores are used (dict, str, int, float,
+bool, None, ndarray, DataFrame).
+
+Written under ``key`` (``key_added``):
+
+* ``adata.layers[f"{key}_displacement"]`` (one target) or ``adata.layers[f"{key}_displacement_{target}"]``
+  (several): CSR float32, ``n_obs × n_vars``; rows of source cells hold ``T(x) − x`` with
+  ``|Δ| ≤ support_tol`` set to 0; other rows and genes that were not fitted are empty.
+* ``adata.varm[f"{key}_support"]``: DataFrame ``n_vars × n_targets``, share of source cells in
+  which the gene moves.
+* ``adata.uns[key]`` with ``params`` (resolved arguments), ``summary`` (one row per target),
+  ``genes`` (one row per target × fitted gene: the :func:`scsparseot.get.perturbed_genes` table),
+  ``history`` (one row per target × evaluation), ``moves`` (one row per target × λ move of an
+  automatic search) and ``maps`` (the weights of each fitted map, by the target's position in ``summary``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .core.map import SparseOTMap
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+GENE_COLUMNS = (
+    "target",
+    "gene",
+    "mean_displacement",
+    "mean_abs_displacement",
+    "support_fraction",
+    "rank",
+    "selected",
+)
+SUMMARY_COLUMNS = (
+    "n_source",
+    "n_target",
+    "n_genes",
+    "n_selected_genes",
+    "avg_dim",
+    "sliced_w",
+    "lam",
+    "n_iters",
+    "converged",
+    "diverged",
+    "reason",
+    "seconds",
+)
+
+
+def layer_key(key: str, target: str, n_targets: int) -> str:
+    """Layer holding the displacements of ``target``."""
+    return f"{key}_displacement" if n_targets == 1 else f"{key}_displacement_{target}"
+
+
+def support_key(key: str) -> str:
+    """Varm key of the support fractions."""
+    return f"{key}_support"
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """Everything written for one target (built by ``tl`` from a core fit)."""
+
+    target: str
+    delta: sparse.csr_matrix  # n_source × n_fitted_genes, sparsified
+    mean_displacement: np.ndarray
+    mean_abs_displacement: np.ndarray
+    support_fraction: np.ndarray
+    selected: np.ndarray
+    summary: dict[str, Any]
+    history: dict[str, np.ndarray]
+    moves: dict[str, np.ndarray]
+    map_arrays: dict[str, np.ndarray] | None
+
+
+def gene_table(target: str, genes: np.ndarray, res: TargetResult) -> pd.DataFrame:
+    """The long per-gene table of one target, ranked by mean |displacement| (rank 1 = most moved)."""
+    order = np.lexsort((np.arange(genes.size), -res.mean_abs_displacement))
+    rank = np.empty(genes.size, dtype=np.int64)
+    rank[order] = np.arange(1, genes.size + 1)
+    df = pd.DataFrame(
+        {
+            "target": target,
+            "gene": genes,
+            "mean_displacement": res.mean_displacement.astype(np.float64),
+            "mean_abs_displacement": res.mean_abs_displacement.astype(np.float64),
+            "support_fraction": res.support_fraction.astype(np.float64),
+            "rank": rank,
+            "selected": res.selected.astype(bool),
+        }
+    )
+    return df.iloc[order].reset_index(drop=True)
+
+
+def _long(results: list[TargetResult], field: str) -> pd.DataFrame:
+    frames = []
+    for res in results:
+        table = getattr(res, field)
+        if table and len(next(iter(table.values()))):
+            frames.append(pd.DataFrame({"target": res.target, **table}))
+    if not frames:
+        return pd.DataFrame({"target": pd.Categorical([])})
+    df = pd.concat(frames, ignore_index=True)
+    df["target"] = pd.Categorical(df["target"], categories=[r.target for r in results])
+    return df
+
+
+def write_results(
+    adata: AnnData,
+    key: str,
+    *,
+    params: dict[str, Any],
+    results: list[TargetResult],
+    source_rows: np.ndarray,
+    gene_idx: np.ndarray,
+) -> list[str]:
+    """Write all results in one go; returns the names of the fields written (for logging)."""
+    n_obs, n_vars = adata.n_obs, adata.n_vars
+    targets = [r.target for r in results]
+    genes = adata.var_names.to_numpy()[gene_idx].astype(str)
+    written = []
+    support = pd.DataFrame(0.0, index=adata.var_names.copy(), columns=pd.Index(targets, dtype=object))
+    for res in results:
+        # place the (n_source × n_fitted) block into an n_obs × n_vars CSR matrix
+        coo = res.delta.tocoo()
+        full = sparse.csr_matrix(
+            (coo.data.astype(np.float32), (source_rows[coo.row], gene_idx[coo.col])),
+            shape=(n_obs, n_vars),
+            dtype=np.float32,
+        )
+        full.sort_indices()
+        lk = layer_key(key, res.target, len(results))
+        adata.layers[lk] = full
+        written.append(f"layers[{lk!r}]")
+        support.iloc[gene_idx, support.columns.get_loc(res.target)] = res.support_fraction
+    adata.varm[support_key(key)] = support
+    written.append(f"varm[{support_key(key)!r}]")
+    summary = pd.DataFrame([r.summary for r in results], index=pd.Index(targets, name="target"))
+    summary = summary[list(SUMMARY_COLUMNS)]
+    gene_tables = [gene_table(r.target, genes, r) for r in results]
+    table = pd.concat(gene_tables, ignore_index=True)
+    table["target"] = pd.Categorical(table["target"], categories=targets)
+    adata.uns[key] = {
+        "params": params,
+        "summary": summary,
+        "genes": table[list(GENE_COLUMNS)],
+        "history": _long(results, "history"),
+        "moves": _long(results, "moves"),
+        "maps": {str(i): r.map_arrays for i, r in enumerate(results) if r.map_arrays is not None},
+    }
+    written.append(f"uns[{key!r}]")
+    return written
+
+
+def read_results(adata: AnnData, key: str) -> dict[str, Any]:
+    """``adata.uns[key]`` after checking that ``tl.sparse_ot`` wrote it."""
+    if key not in adata.uns:
+        found = [k for k, v in adata.uns.items() if isinstance(v, dict) and "summary" in v and "genes" in v]
+        hint = f" Results found under: {', '.join(map(repr, found))}." if found else ""
+        msg = f"No scsparseot results under adata.uns[{key!r}]; run scsparseot.tl.sparse_ot(adata, ..., key_added={key!r}) first.{hint}"
+        raise KeyError(msg)
+    res = adata.uns[key]
+    missing = [k for k in ("params", "summary", "genes") if k not in res]
+    if missing:
+        msg = f"adata.uns[{key!r}] lacks {missing}; it was not written by scsparseot.tl.sparse_ot."
+        raise KeyError(msg)
+    return res
+
+
+def check_target(res: dict[str, Any], key: str, target: str | None) -> str:
+    """Resolve ``target`` (``None`` is allowed only when one target was fitted)."""
+    targets = [str(t) for t in res["summary"].index]
+    if target is None:
+        if len(targets) == 1:
+            return targets[0]
+        msg = f"adata.uns[{key!r}] holds {len(targets)} targets; pick one with target=, one of {targets}."
+        raise ValueError(msg)
+    if str(target) not in targets:
+        msg = f"target={target!r} was not fitted under key {key!r}; fitted targets: {targets}."
+        raise KeyError(msg)
+    return str(target)
+
+
+def read_map(adata: AnnData, key: str, target: str | None = None) -> SparseOTMap:
+    """Rebuild the fitted :class:`~scsparseot.core.SparseOTMap` of ``target``."""
+    res = read_results(adata, key)
+    target = check_target(res, key, target)
+    pos = str(list(map(str, res["summary"].index)).index(target))
+    maps = res.get("maps", {})
+    if pos not in maps:
+        msg = f"The map of {target!r} was not stored; rerun tl.sparse_ot with store_maps=True."
+        raise KeyError(msg)
+    return SparseOTMap.from_arrays(maps[pos])

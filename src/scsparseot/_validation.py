@@ -1,0 +1,224 @@
+"""Argument checks for the AnnData layer: they read, never write, and name the fix."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, get_args
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+from ._types import PenaltyName
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+
+def _listing(values: Iterable[Any], limit: int = 20) -> str:
+    values = [repr(str(v)) for v in values]
+    more = f", … ({len(values) - limit} more)" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more or "(none)"
+
+
+def check_adata(adata: Any) -> AnnData:
+    """Raise :class:`TypeError` unless ``adata`` is an AnnData."""
+    if not isinstance(adata, AnnData):
+        msg = f"Expected an AnnData object, got {type(adata).__name__}."
+        raise TypeError(msg)
+    return adata
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which rows, genes and matrix a fit reads."""
+
+    source_rows: np.ndarray
+    target_rows: dict[str, np.ndarray]
+    gene_idx: np.ndarray
+    layer: str | None
+
+
+def check_groups(
+    adata: AnnData, groupby: str, source: str, target: str | Sequence[str] | None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Resolve source and target labels of ``obs[groupby]`` to row indices."""
+    if not isinstance(groupby, str):
+        msg = f"groupby must be the name of an obs column, got {type(groupby).__name__}."
+        raise TypeError(msg)
+    if groupby not in adata.obs.columns:
+        msg = f"groupby={groupby!r} is not a column of adata.obs. Available columns: {_listing(adata.obs.columns)}."
+        raise KeyError(msg)
+    labels = adata.obs[groupby]
+    if labels.isna().any():
+        msg = f"adata.obs[{groupby!r}] has {int(labels.isna().sum())} missing labels; fill or drop those cells first."
+        raise ValueError(msg)
+    labels = labels.astype(str).to_numpy()
+    present = list(pd.unique(labels))
+    source = str(source)
+    if source not in present:
+        msg = f"source={source!r} is not a value of adata.obs[{groupby!r}]. Available: {_listing(present)}."
+        raise KeyError(msg)
+    if target is None:
+        targets = [t for t in present if t != source]
+        if not targets:
+            msg = f"adata.obs[{groupby!r}] has no group besides the source {source!r}; nothing to fit."
+            raise ValueError(msg)
+        explicit = False
+    else:
+        targets = [str(target)] if isinstance(target, str) else [str(t) for t in target]
+        if not targets:
+            msg = "target is an empty list; pass None to fit every group besides the source."
+            raise ValueError(msg)
+        if len(set(targets)) != len(targets):
+            msg = f"target lists a group more than once: {targets}."
+            raise ValueError(msg)
+        missing = [t for t in targets if t not in present]
+        if missing:
+            msg = f"target {_listing(missing)} not found in adata.obs[{groupby!r}]. Available: {_listing(present)}."
+            raise KeyError(msg)
+        if source in targets:
+            msg = f"target includes the source group {source!r}; a map from a group to itself is the identity. Remove it from target."
+            raise ValueError(msg)
+        explicit = True
+    source_rows = np.flatnonzero(labels == source)
+    if source_rows.size < 2:
+        msg = f"The source group {source!r} has {source_rows.size} cell(s); at least 2 are needed."
+        raise ValueError(msg)
+    target_rows = {}
+    for t in targets:
+        rows = np.flatnonzero(labels == t)
+        if rows.size < 2:
+            if explicit:
+                msg = f"The target group {t!r} has {rows.size} cell(s); at least 2 are needed."
+                raise ValueError(msg)
+            warnings.warn(
+                f"Skipping group {t!r}: it has {rows.size} cell(s), at least 2 are needed.",
+                UserWarning,
+                stacklevel=3,
+            )
+            continue
+        target_rows[t] = rows
+    if not target_rows:
+        msg = f"No group of adata.obs[{groupby!r}] besides {source!r} has at least 2 cells."
+        raise ValueError(msg)
+    return source_rows, target_rows
+
+
+def check_layer(adata: AnnData, layer: str | None) -> Any:
+    """Return the matrix to read (``adata.X`` or a layer) after checking it is numeric."""
+    if layer is None:
+        matrix = adata.X
+        where = "adata.X"
+    else:
+        if layer not in adata.layers:
+            msg = f"layer={layer!r} is not in adata.layers. Available layers: {_listing(adata.layers.keys())}; use layer=None for adata.X."
+            raise KeyError(msg)
+        matrix = adata.layers[layer]
+        where = f"adata.layers[{layer!r}]"
+    if matrix is None:
+        msg = f"{where} is empty (None); store the expression matrix there first."
+        raise ValueError(msg)
+    dtype = getattr(matrix, "dtype", None)
+    if (
+        dtype is None
+        or not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_))
+        or np.issubdtype(dtype, np.complexfloating)
+    ):
+        msg = f"{where} must hold real numbers, got dtype {dtype}; convert it, e.g. adata.X = adata.X.astype('float32')."
+        raise TypeError(msg)
+    return matrix
+
+
+def check_genes(adata: AnnData, genes: Sequence[str] | np.ndarray | pd.Index | None) -> np.ndarray:
+    """Indices of the genes to fit (all genes when ``None``)."""
+    if genes is None:
+        return np.arange(adata.n_vars)
+    if isinstance(genes, str):
+        msg = "genes must be a list of gene names or a boolean mask, not a single string; wrap it in a list."
+        raise TypeError(msg)
+    arr = np.asarray(genes)
+    if arr.dtype == bool:
+        if arr.shape != (adata.n_vars,):
+            msg = f"A boolean genes mask must have length n_vars={adata.n_vars}, got shape {arr.shape}."
+            raise ValueError(msg)
+        idx = np.flatnonzero(arr)
+    else:
+        names = [str(g) for g in arr.tolist()]
+        missing = [g for g in names if g not in adata.var_names]
+        if missing:
+            msg = f"genes not found in adata.var_names: {_listing(missing)}."
+            raise KeyError(msg)
+        if len(set(names)) != len(names):
+            msg = "genes lists some genes more than once; pass each gene once."
+            raise ValueError(msg)
+        idx = adata.var_names.get_indexer(names)
+    if idx.size == 0:
+        msg = "genes selects no gene; pass at least one gene name (or None for all genes)."
+        raise ValueError(msg)
+    if not adata.var_names.is_unique:
+        msg = "adata.var_names are not unique; call adata.var_names_make_unique() first."
+        raise ValueError(msg)
+    return np.sort(idx)
+
+
+def check_options(
+    *, lam: Any, penalty: Any, support_tol: Any, key_added: Any, n_iters: Any, batch_size: Any, seed: Any
+) -> None:
+    """Check the scalar options of :func:`~scsparseot.tl.sparse_ot`."""
+    if isinstance(lam, str):
+        if lam != "auto":
+            msg = f"lam must be a number >= 0 or 'auto', got {lam!r}."
+            raise ValueError(msg)
+    elif isinstance(lam, bool) or not isinstance(lam, int | float | np.number):
+        msg = f"lam must be a number >= 0 or 'auto', got {type(lam).__name__}."
+        raise TypeError(msg)
+    elif not math.isfinite(lam) or lam < 0:
+        msg = f"lam must be a finite number >= 0, got {lam!r}."
+        raise ValueError(msg)
+    if isinstance(penalty, str) and penalty not in get_args(PenaltyName):
+        msg = f"Unknown penalty {penalty!r}; choose one of {', '.join(map(repr, get_args(PenaltyName)))}."
+        raise ValueError(msg)
+    if support_tol is not None and (
+        isinstance(support_tol, bool)
+        or not isinstance(support_tol, int | float | np.number)
+        or not support_tol >= 0
+    ):
+        msg = f"support_tol must be None or a number >= 0 (data units), got {support_tol!r}."
+        raise ValueError(msg)
+    if not isinstance(key_added, str) or not key_added:
+        msg = f"key_added must be a non-empty string, got {key_added!r}."
+        raise TypeError(msg)
+    for name, value, low in (("n_iters", n_iters, 1), ("batch_size", batch_size, 2)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low
+        ):
+            msg = f"{name} must be None or an integer >= {low}, got {value!r}."
+            raise ValueError(msg)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        msg = f"seed must be a non-negative integer, got {seed!r}."
+        raise ValueError(msg)
+
+
+def dense_rows(matrix: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Rows × cols of a dense or sparse matrix as a dense float32 array (one copy)."""
+    if sparse.issparse(matrix):
+        sub = matrix[rows][:, cols]
+        out = sub.toarray()
+    else:
+        out = np.asarray(
+            matrix[rows][:, cols] if not isinstance(matrix, np.ndarray) else matrix[np.ix_(rows, cols)]
+        )
+    return np.asarray(out, dtype=np.float32)
+
+
+def check_finite(name: str, a: np.ndarray) -> None:
+    """Raise :class:`ValueError` if ``a`` holds NaN or infinite values."""
+    bad = ~np.isfinite(a)
+    if bad.any():
+        n_bad = int(bad.sum())
+        msg = f"The {name} cells contain {n_bad} NaN/infinite value(s); remove or impute them (e.g. with np.nan_to_num) before fitting."
+        raise ValueError(msg)

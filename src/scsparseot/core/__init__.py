@@ -1,0 +1,41 @@
+"""Pure torch/numpy core: ICNN potentials, penalties, trainer, metrics. No AnnData here."""
+
+from ._device import resolve_device, spawn_seeds
+from .icnn import ICNN
+from .map import SparseOTMap
+from .metrics import (
+    displacement_dim,
+    precision_at_k,
+    rank_genes,
+    recall,
+    sliced_wasserstein,
+    support_frequency,
+)
+from .penalties import L1, STVS, KOverlap, Penalty, SmoothedL0, get_penalty
+from .stopping import ConvergenceMonitor
+from .trainer import FitResult, TrainConfig, Trainer, default_support_tol, fit_map
+
+__all__ = [
+    "ICNN",
+    "L1",
+    "STVS",
+    "ConvergenceMonitor",
+    "FitResult",
+    "KOverlap",
+    "Penalty",
+    "SmoothedL0",
+    "SparseOTMap",
+    "TrainConfig",
+    "Trainer",
+    "default_support_tol",
+    "displacement_dim",
+    "fit_map",
+    "get_penalty",
+    "precision_at_k",
+    "rank_genes",
+    "recall",
+    "resolve_device",
+    "sliced_wasserstein",
+    "spawn_seeds",
+    "support_frequency",
+]

@@ -1,0 +1,58 @@
+"""Device resolution and seeding helpers."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+import numpy as np
+import torch
+
+from .._types import DeviceName
+
+__all__ = ["resolve_device", "spawn_seeds"]
+
+
+def resolve_device(device: DeviceName | str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a :class:`torch.device`.
+
+    ``"auto"`` picks CUDA when available, else the CPU. Asking for CUDA where there is none raises
+    a :class:`ValueError` that says so.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        msg = f"device must be a string such as 'auto', 'cpu' or 'cuda', got {type(device).__name__}."
+        raise TypeError(msg)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    kind = device.split(":", 1)[0]
+    if kind not in get_args(DeviceName) or device == "auto":
+        msg = f"Unsupported device {device!r}; use one of 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        raise ValueError(msg)
+    if kind == "cuda" and not torch.cuda.is_available():
+        msg = f"device={device!r} was requested but PyTorch sees no CUDA GPU; use device='cpu' or 'auto'."
+        raise ValueError(msg)
+    try:
+        return torch.device(device)
+    except RuntimeError as err:
+        msg = f"Invalid device string {device!r}: {err}"
+        raise ValueError(msg) from err
+
+
+def spawn_seeds(seed: int, n: int) -> list[int]:
+    """``n`` independent integer seeds derived from one ``seed`` (``numpy.random.SeedSequence``).
+
+    Results then do not depend on the order in which targets are fitted or on the executor.
+
+    Examples
+    --------
+    >>> spawn_seeds(0, 2) == spawn_seeds(0, 3)[:2]
+    True
+    """
+    children = np.random.SeedSequence(seed).spawn(n)
+    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]

@@ -1,0 +1,193 @@
+"""Sparsity penalties τ on displacement vectors ``z = T(x) − x``.
+
+Every penalty maps a batch ``z`` of shape ``(n, d)`` to one value per row, shape ``(n,)``; the
+trainer averages over cells, so the strength λ means the same at any number of cells.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, get_args
+
+import torch
+
+from .._types import PenaltyName
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["L1", "STVS", "KOverlap", "Penalty", "SmoothedL0", "get_penalty"]
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """Base class: a sparsity-inducing function of displacement vectors."""
+
+    name = "penalty"
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        """Penalty of each row of ``z`` (``(n, d)`` → ``(n,)``)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class L1(Penalty):
+    r"""Lasso penalty :math:`\tau(z) = \sum_i |z_i|`."""
+
+    name = "l1"
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return z.abs().sum(-1)
+
+
+@dataclass(frozen=True)
+class STVS(Penalty):
+    r"""Soft-thresholding operator with vanishing shrinkage (Schreck et al. 2015).
+
+    .. math::
+        \tau(z) = \gamma^2 \sum_i \left(\sigma_i + \tfrac12 - \tfrac12 e^{-2\sigma_i}\right),
+        \qquad \sigma_i = \operatorname{asinh}\left(\frac{|z_i|}{2\gamma}\right).
+
+    Near zero it behaves as :math:`\gamma\,|z_i|`; for :math:`|z_i| \gg \gamma` it grows only
+    logarithmically, so large displacements are barely shrunk (Cuturi et al. 2023, eq. 9).
+
+    Parameters
+    ----------
+    gamma
+        Scale γ > 0, in the units of the data the trainer sees (standardised units by default).
+    """
+
+    gamma: float = 1.0
+    name = "stvs"
+
+    def __post_init__(self) -> None:
+        _check_positive("gamma", self.gamma)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        sigma = torch.asinh(z.abs() / (2.0 * self.gamma))
+        return self.gamma**2 * (sigma + 0.5 - 0.5 * torch.exp(-2.0 * sigma)).sum(-1)
+
+
+@dataclass(frozen=True)
+class SmoothedL0(Penalty):
+    r"""Smoothed ℓ0 penalty :math:`\tau(z) = \sum_i 1 - \exp(-z_i^2 / (2\sigma^2))`.
+
+    It counts, softly, the coordinates with :math:`|z_i| \gg \sigma` (Mohimani et al. 2009).
+
+    Parameters
+    ----------
+    sigma
+        Width σ > 0 below which a displacement counts as (nearly) zero.
+    """
+
+    sigma: float = 1.0
+    name = "l0"
+
+    def __post_init__(self) -> None:
+        _check_positive("sigma", self.sigma)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return (1.0 - torch.exp(-(z**2) / (2.0 * self.sigma**2))).sum(-1)
+
+
+@dataclass(frozen=True)
+class KOverlap(Penalty):
+    r"""Squared k-support norm, :math:`\tau(z) = \tfrac12 \|z\|_{(k)}^{sp\,2}` (Argyriou et al. 2012).
+
+    With :math:`|z|^\downarrow` sorted decreasingly and :math:`r \in \{0, \dots, k-1\}` the unique
+    integer with :math:`|z|^\downarrow_{k-r-1} > \frac{1}{r+1}\sum_{i \ge k-r} |z|^\downarrow_i
+    \ge |z|^\downarrow_{k-r}` (1-based, :math:`|z|^\downarrow_0 = \infty`),
+
+    .. math::
+        \|z\|_{(k)}^{sp\,2} = \sum_{i=1}^{k-r-1} (|z|^\downarrow_i)^2
+        + \frac{1}{r+1}\Big(\sum_{i=k-r}^{d} |z|^\downarrow_i\Big)^2 .
+
+    ``k = 1`` gives the squared ℓ1 norm, ``k = d`` the squared ℓ2 norm. It favours displacements
+    spread over about ``k`` coordinates. Its gradient is non-smooth in more places than ℓ1's and the
+    minimax training converges less reliably with it than with ``"stvs"`` (as reported for DisNOT);
+    prefer it only when the number of moved genes per cell is known.
+
+    Parameters
+    ----------
+    k
+        Target number of non-zero coordinates, ``k ≥ 1``.
+    """
+
+    k: int = 5
+    name = "k_overlap"
+
+    def __post_init__(self) -> None:
+        if int(self.k) != self.k or self.k < 1:
+            msg = f"k-overlap needs an integer k >= 1, got k={self.k!r}."
+            raise ValueError(msg)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        d = z.shape[-1]
+        k = min(int(self.k), d)
+        s, _ = torch.sort(z.abs(), dim=-1, descending=True)  # (n, d)
+        # tail[j] = sum_{i >= j} s_i (0-based); one extra zero column for j = d
+        tail = torch.flip(torch.cumsum(torch.flip(s, [-1]), -1), [-1])
+        tail = torch.cat([tail, torch.zeros_like(tail[..., :1])], -1)
+        head_sq = torch.cat([torch.zeros_like(s[..., :1]), torch.cumsum(s**2, -1)], -1)
+        inf = torch.full_like(s[..., :1], math.inf)
+        s_pad = torch.cat([inf, s, torch.zeros_like(s[..., :1])], -1)  # s_pad[j] = s_{j-1}
+        rs = torch.arange(k, device=z.device)
+        h = k - rs - 1  # number of leading entries kept as they are (0-based start of the tail)
+        t = tail[..., h] / (rs + 1).to(z.dtype)  # (n, k)
+        ok = (s_pad[..., h] > t) & (t >= s_pad[..., h + 1])
+        # the valid r is unique in exact arithmetic; take the first one that holds, else r = k-1
+        idx = torch.where(
+            ok.any(-1), ok.float().argmax(-1), torch.full_like(ok[..., 0], k - 1, dtype=torch.long)
+        )
+        r = rs[idx]
+        hh = h[idx]
+        norm_sq = head_sq.gather(-1, hh[..., None])[..., 0] + tail.gather(-1, hh[..., None])[..., 0] ** 2 / (
+            r + 1
+        ).to(z.dtype)
+        return 0.5 * norm_sq
+
+
+_REGISTRY: dict[str, Callable[..., Penalty]] = {
+    "l1": L1,
+    "stvs": STVS,
+    "l0": SmoothedL0,
+    "k_overlap": KOverlap,
+}
+
+
+def get_penalty(penalty: PenaltyName | Penalty, **params: float) -> Penalty:
+    """Return a penalty instance from its name (``"l1"``, ``"stvs"``, ``"l0"``, ``"k_overlap"``).
+
+    Parameters
+    ----------
+    penalty
+        A name from :data:`~scsparseot._types.PenaltyName` or a :class:`Penalty` instance
+        (returned as is).
+    **params
+        Parameters of the penalty: ``gamma`` (STVS), ``sigma`` (smoothed ℓ0), ``k`` (k-overlap).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from scsparseot.core import get_penalty
+    >>> get_penalty("l1")(torch.tensor([[1.0, -2.0, 0.0]]))
+    tensor([3.])
+    """
+    if isinstance(penalty, Penalty):
+        return penalty
+    valid = get_args(PenaltyName)
+    if penalty not in valid:
+        msg = f"Unknown penalty {penalty!r}; choose one of {', '.join(map(repr, valid))}."
+        raise ValueError(msg)
+    try:
+        return _REGISTRY[penalty](**params)
+    except TypeError as err:
+        msg = f"Bad parameters {params} for penalty {penalty!r}: {err}"
+        raise TypeError(msg) from err
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        msg = f"Penalty parameter {name} must be a positive finite number, got {value!r}."
+        raise ValueError(msg)

@@ -1,0 +1,553 @@
+"""Minimax training of a sparse ICNN Monge map (Makkuva et al. 2020 with a displacement penalty).
+
+Two convex potentials are trained: ``g`` (its gradient maps source to target cells) and ``f`` (the
+dual potential on the target side), with, for a batch of source cells ``x`` and target cells ``y``,
+
+* ``L_g = mean_x[ f(∇g(x)) − ⟨x, ∇g(x)⟩ ] + λ · mean_x τ(∇g(x) − x)``  (several steps), then
+* ``L_f = mean_x[ −f(∇g(x)) ] + mean_y[ f(y) ]``  (one step).
+
+The penalty is a *mean* over cells, so λ means the same at any number of cells.
+
+What makes it fast: data are centred on the source mean and divided by one global scale (this does
+not change the OT map, only its units); both potentials start at the closed-form gene-wise Gaussian
+map and its conjugate (:mod:`scsparseot.core.icnn`), so training refines an already good map; steps
+are small mini-batches, the dual potential ``f`` learns ten times slower than ``g`` and its network is weight-decayed, Adam runs at a larger learning rate with a cosine decay, and training
+stops once the average displacement dimension and the sliced-Wasserstein error stop changing.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+
+from ._device import resolve_device
+from .icnn import ICNN
+from .map import SparseOTMap
+from .metrics import sliced_wasserstein
+from .penalties import Penalty, get_penalty
+from .schedules import cosine_decay
+from .stopping import ConvergenceMonitor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._types import PenaltyName
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["FitResult", "TrainConfig", "Trainer", "default_support_tol", "fit_map"]
+
+HISTORY_KEYS = ("step", "lam", "loss_g", "loss_f", "dim", "err", "spa", "lr")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of the minimax trainer (all in standardised units where units apply).
+
+    Parameters
+    ----------
+    hidden
+        Hidden widths of both ICNNs.
+    activation
+        ICNN activation (see :class:`~scsparseot.core.ICNN`).
+    n_iters
+        Maximum number of outer iterations (one ``f`` update each).
+    min_iters
+        Iterations before convergence may stop the fit.
+    g_steps
+        ``g`` updates per ``f`` update.
+    lr
+        Initial Adam learning rate (cosine-decayed to ``lr * lr_final`` at ``n_iters``).
+    lr_final
+        Final learning rate as a fraction of ``lr``.
+    betas
+        Adam betas.
+    f_lr_scale
+        Learning rate of ``f`` relative to ``g``. A slower dual potential keeps the game stable and
+        stops ``f`` from fitting the sampling noise of the target cells (which would make ``g`` move
+        unperturbed genes).
+    f_weight_decay
+        Decoupled (AdamW) weight decay of the network part of ``f`` (not of its quadratic part).
+        Without it ``f`` slowly learns to tell the finite target sample apart from the transported
+        cells through unperturbed genes, and ``g`` then starts moving those genes.
+    batch_size
+        Cells per batch from each side (``None``: all cells). Mini-batches also regularise ``f``.
+    eval_every
+        Iterations between evaluations (history, progress, convergence).
+    eval_size
+        Cells from each side used for evaluations.
+    patience, min_delta, dim_delta
+        Convergence rule (:class:`~scsparseot.core.stopping.ConvergenceMonitor`).
+    init
+        ``"gaussian"``: start at the gene-wise Gaussian OT map; ``"identity"``: at ``T(x) = x``.
+    n_projections
+        Projections of the sliced-Wasserstein error.
+    max_grad_norm
+        Gradient clipping (``None`` disables it).
+    max_recoveries
+        Times a non-finite loss may be recovered from (roll back, halve the learning rate).
+    """
+
+    hidden: tuple[int, ...] = (64, 64, 64, 64)
+    activation: str = "softplus"
+    n_iters: int = 2000
+    min_iters: int = 200
+    g_steps: int = 2
+    lr: float = 1e-3
+    lr_final: float = 0.1
+    f_lr_scale: float = 0.1
+    f_weight_decay: float = 10.0
+    betas: tuple[float, float] = (0.5, 0.9)
+    batch_size: int | None = 256
+    eval_every: int = 50
+    eval_size: int = 2000
+    patience: int = 4
+    min_delta: float = 0.01
+    dim_delta: float = 0.5
+    init: Literal["gaussian", "identity"] = "gaussian"
+    n_projections: int = 100
+    max_grad_norm: float | None = 10.0
+    max_recoveries: int = 3
+
+    def __post_init__(self) -> None:
+        ints = {"n_iters": 1, "min_iters": 0, "g_steps": 1, "eval_every": 1, "eval_size": 2, "patience": 1}
+        for name, low in ints.items():
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < low:
+                msg = f"TrainConfig.{name} must be an integer >= {low}, got {value!r}."
+                raise ValueError(msg)
+        if not (self.lr > 0 and 0 <= self.lr_final <= 1):
+            msg = f"TrainConfig needs lr > 0 and 0 <= lr_final <= 1, got lr={self.lr}, lr_final={self.lr_final}."
+            raise ValueError(msg)
+        if self.batch_size is not None and self.batch_size < 2:
+            msg = f"TrainConfig.batch_size must be None or >= 2, got {self.batch_size}."
+            raise ValueError(msg)
+        if self.init not in ("gaussian", "identity"):
+            msg = f"TrainConfig.init must be 'gaussian' or 'identity', got {self.init!r}."
+            raise ValueError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for ``uns`` and JSON)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of one fit.
+
+    Attributes
+    ----------
+    map
+        The fitted :class:`~scsparseot.core.SparseOTMap`.
+    lam
+        Final penalty strength λ.
+    history
+        One array per quantity (``step, lam, loss_g, loss_f, dim, err, spa, lr``), one entry per evaluation.
+    moves
+        λ moves of an automatic search (``step, lam, eval, dim, err, accepted, temperature``); empty
+        arrays for a fixed λ.
+    n_iters
+        Outer iterations run.
+    converged, diverged
+        Whether the convergence rule stopped the fit; whether it ended on non-finite values.
+    reason
+        Why training stopped: ``"converged"``, ``"max_iters"``, ``"diverged"`` or a search's reason.
+    seconds
+        Wall-clock time of the fit.
+    """
+
+    map: SparseOTMap
+    lam: float
+    history: dict[str, np.ndarray]
+    moves: dict[str, np.ndarray] = field(default_factory=dict)
+    n_iters: int = 0
+    converged: bool = False
+    diverged: bool = False
+    reason: str = ""
+    seconds: float = 0.0
+
+    @property
+    def avg_dim(self) -> float:
+        """Average displacement dimension at the last evaluation."""
+        return float(self.history["dim"][-1]) if len(self.history["dim"]) else float("nan")
+
+    @property
+    def err(self) -> float:
+        """Sliced-Wasserstein error at the last evaluation (data units)."""
+        return float(self.history["err"][-1]) if len(self.history["err"]) else float("nan")
+
+
+def default_support_tol(x: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """Default per-gene tolerance: ``fraction`` × the gene's standard deviation in the source cells.
+
+    Genes that do not vary in the source get ``fraction`` × the median standard deviation (or
+    ``fraction`` when every gene is constant), so that numerical noise never counts as movement.
+    """
+    sd = np.asarray(x, dtype=np.float64).std(0)
+    positive = sd[sd > 0]
+    floor = float(np.median(positive)) if positive.size else 1.0
+    return (fraction * np.where(sd > 0, sd, floor)).astype(np.float32)
+
+
+def _as_float32(name: str, a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float32)
+    if a.ndim != 2:
+        msg = f"{name} must be a 2-D array (cells × genes), got shape {a.shape}."
+        raise ValueError(msg)
+    if a.shape[0] < 2:
+        msg = f"{name} needs at least 2 cells, got {a.shape[0]}."
+        raise ValueError(msg)
+    if not np.isfinite(a).all():
+        msg = f"{name} contains NaN or infinite values; remove or impute them first."
+        raise ValueError(msg)
+    return a
+
+
+class Trainer:
+    """Stateful minimax trainer; :func:`fit_map` drives it for a fixed λ, the λ searches step it.
+
+    Parameters
+    ----------
+    x, y
+        Source and target cells, ``(n, d)`` and ``(m, d)``, data units.
+    penalty
+        Penalty name or instance (its parameters in standardised units).
+    lam
+        Initial penalty strength λ ≥ 0.
+    config
+        Trainer settings.
+    support_tol
+        Per-gene (or scalar) tolerance in data units; default :func:`default_support_tol`.
+    seed
+        Seed of the initialisation and the batches; the caller's global RNG is left untouched.
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"``.
+    """
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        penalty: PenaltyName | Penalty = "stvs",
+        lam: float = 1.0,
+        config: TrainConfig | None = None,
+        support_tol: float | np.ndarray | None = None,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+    ) -> None:
+        x = _as_float32("source data", x)
+        y = _as_float32("target data", y)
+        if x.shape[1] != y.shape[1]:
+            msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
+            raise ValueError(msg)
+        self.config = config = config or TrainConfig()
+        self.penalty = get_penalty(penalty)
+        self.lam = _check_lam(lam)
+        self.device = resolve_device(device)
+        self.dim = x.shape[1]
+        # standardise: one translation and one global scale, which leave the OT map unchanged
+        self.center = x.mean(0)
+        scale = float(np.sqrt(np.mean(x.var(0))))
+        self.scale = scale if scale > 0 else 1.0
+        tol = default_support_tol(x) if support_tol is None else np.asarray(support_tol, dtype=np.float32)
+        if np.any(tol < 0):
+            msg = f"support_tol must be >= 0, got {support_tol!r}."
+            raise ValueError(msg)
+        self.support_tol = np.broadcast_to(tol, (self.dim,)).astype(np.float32)
+        self._tol_scaled = torch.as_tensor(self.support_tol / self.scale, device=self.device)
+        self.x = torch.as_tensor((x - self.center) / self.scale, device=self.device)
+        self.y = torch.as_tensor((y - self.center) / self.scale, device=self.device)
+        self._batch = config.batch_size or max(self.x.shape[0], self.y.shape[0])
+        self._gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        eval_rng = np.random.default_rng(seed)
+        self._x_eval = self.x[_eval_index(self.x.shape[0], config.eval_size, eval_rng)]
+        self._y_eval = self.y[_eval_index(self.y.shape[0], config.eval_size, eval_rng)]
+        self._y_eval_np = self._y_eval.cpu().numpy()
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(seed))
+            self.g = ICNN(self.dim, config.hidden, activation=config.activation).to(self.device)
+            self.f = ICNN(self.dim, config.hidden, activation=config.activation).to(self.device)
+        if config.init == "gaussian":
+            self._init_gaussian()
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=config.lr, betas=config.betas)
+        f_net = [p for n, p in self.f.named_parameters() if n not in ("quad", "lin")]
+        self.opt_f = torch.optim.AdamW(
+            [{"params": [self.f.quad, self.f.lin], "weight_decay": 0.0}, {"params": f_net}],
+            lr=config.lr,
+            betas=config.betas,
+            weight_decay=config.f_weight_decay,
+        )
+        self.step = 0
+        self.lr_scale = 1.0
+        self.n_recoveries = 0
+        self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
+        self._good_state: dict[str, Any] | None = None
+
+    # ----------------------------------------------------------------------------------- set-up
+    def _init_gaussian(self) -> None:
+        """Start ``g`` at the gene-wise Gaussian OT map and ``f`` at its convex conjugate."""
+        mx, my = self.x.mean(0), self.y.mean(0)
+        sx, sy = self.x.std(0), self.y.std(0)
+        a = torch.where(sx > 1e-6, sy / sx.clamp(min=1e-6), torch.ones_like(sx)).clamp(0.05, 20.0)
+        b = my - a * mx
+        self.g.set_diagonal_map(a, b)
+        self.f.set_diagonal_map(1.0 / a, -b / a)
+
+    # ---------------------------------------------------------------------------------- training
+    def _draw(self, data: torch.Tensor) -> torch.Tensor:
+        n = data.shape[0]
+        if self._batch >= n:
+            return data
+        idx = torch.randint(n, (self._batch,), generator=self._gen).to(data.device)
+        return data[idx]
+
+    def _set_lr(self) -> float:
+        c = self.config
+        lr = cosine_decay(self.step, c.n_iters, c.lr, c.lr_final) * self.lr_scale
+        for opt, factor in ((self.opt_g, 1.0), (self.opt_f, c.f_lr_scale)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+        return lr
+
+    def _clip(self, net: ICNN) -> None:
+        if self.config.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), self.config.max_grad_norm)
+
+    def _one_step(self) -> tuple[float, float]:
+        x, y = self._draw(self.x), self._draw(self.y)
+        self.f.requires_grad_(False)
+        for _ in range(self.config.g_steps):
+            tx = self.g.transport(x, create_graph=True)
+            loss_g = (self.f(tx) - (x * tx).sum(-1)).mean() + self.lam * self.penalty(tx - x).mean()
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self._clip(self.g)
+            self.opt_g.step()
+            self.g.project()
+        self.f.requires_grad_(True)
+        tx = self.g.transport(x).detach()
+        loss_f = self.f(y).mean() - self.f(tx).mean()
+        self.opt_f.zero_grad(set_to_none=True)
+        loss_f.backward()
+        self._clip(self.f)
+        self.opt_f.step()
+        self.f.project()
+        return float(loss_g.detach()), float(loss_f.detach())
+
+    def train(self, n_steps: int, *, callback: Callable[[dict[str, float]], None] | None = None) -> str:
+        """Run up to ``n_steps`` iterations; stop early on convergence or unrecoverable divergence.
+
+        Returns the reason: ``"converged"``, ``"diverged"`` or ``"steps"`` (budget used up).
+        """
+        monitor = ConvergenceMonitor(self.config.patience, self.config.min_delta, self.config.dim_delta)
+        start = self.step
+        loss_g = loss_f = float("nan")
+        while self.step - start < n_steps:
+            lr = self._set_lr()
+            loss_g, loss_f = self._one_step()
+            self.step += 1
+            if self.step % self.config.eval_every and self.step - start < n_steps:
+                continue
+            record = self.evaluate()
+            record.update(loss_g=loss_g, loss_f=loss_f, lr=lr)
+            stop, reason = monitor.update(err=record["err"], dim=record["dim"], loss=loss_g + loss_f)
+            if reason == "diverged":
+                if not self._recover():
+                    return "diverged"
+                monitor.reset()
+                continue
+            self._good_state = self.state_dict()
+            self._log(record)
+            if callback is not None:
+                callback(record)
+            if stop and self.step >= self.config.min_iters:
+                return "converged"
+        return "steps"
+
+    def _recover(self) -> bool:
+        """Roll back to the last good state with half the learning rate; ``False`` if out of tries."""
+        if self._good_state is None or self.n_recoveries >= self.config.max_recoveries:
+            return False
+        self.n_recoveries += 1
+        lr_scale = self.lr_scale * 0.5
+        self.load_state_dict(self._good_state)
+        self.lr_scale = lr_scale
+        logger.warning(
+            "non-finite loss at step %d; rolled back, learning rate × %.3g", self.step, self.lr_scale
+        )
+        return True
+
+    def _log(self, record: dict[str, float]) -> None:
+        for k in HISTORY_KEYS:
+            self.history[k].append(float(record[k]))
+
+    # -------------------------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Average dimension, sliced-W error (data units) and mean penalty on the evaluation cells."""
+        tx = self.g.transport(self._x_eval)
+        delta = tx - self._x_eval
+        dim = float((delta.abs() > self._tol_scaled).sum(1).float().mean())
+        spa = float(self.penalty(delta).mean())
+        finite = bool(torch.isfinite(tx).all())
+        err = (
+            sliced_wasserstein(
+                tx.cpu().numpy(), self._y_eval_np, n_projections=self.config.n_projections, seed=0
+            )
+            * self.scale
+            if finite
+            else float("nan")
+        )
+        return {
+            "step": float(self.step),
+            "lam": self.lam,
+            "dim": dim if finite else float("nan"),
+            "err": err,
+            "spa": spa,
+        }
+
+    # ------------------------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Deep copy of everything needed to resume (networks, optimisers, step, λ, RNG)."""
+        return copy.deepcopy(
+            {
+                "g": self.g.state_dict(),
+                "f": self.f.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_f": self.opt_f.state_dict(),
+                "step": self.step,
+                "lam": self.lam,
+                "lr_scale": self.lr_scale,
+                "rng": self._gen.get_state(),
+            }
+        )
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (the history is kept as it is)."""
+        state = copy.deepcopy(state)
+        self.g.load_state_dict(state["g"])
+        self.f.load_state_dict(state["f"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_f.load_state_dict(state["opt_f"])
+        self.step = int(state["step"])
+        self.lam = float(state["lam"])
+        self.lr_scale = float(state["lr_scale"])
+        self._gen.set_state(state["rng"])
+
+    def to_map(self, genes: list[str] | None = None) -> SparseOTMap:
+        """A standalone copy of the current map (on the CPU)."""
+        g = copy.deepcopy(self.g).cpu()
+        return SparseOTMap(g, center=self.center, scale=self.scale, support_tol=self.support_tol, genes=genes)
+
+    def history_arrays(self) -> dict[str, np.ndarray]:
+        """History as arrays."""
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
+
+
+def _eval_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    return np.arange(n) if n <= size else np.sort(rng.choice(n, size, replace=False))
+
+
+def _check_lam(lam: float) -> float:
+    if isinstance(lam, bool) or not isinstance(lam, int | float | np.floating | np.integer):
+        msg = f"lam must be a number >= 0 or 'auto', got {lam!r}."
+        raise TypeError(msg)
+    if not math.isfinite(lam) or lam < 0:
+        msg = f"lam must be a finite number >= 0, got {lam!r}."
+        raise ValueError(msg)
+    return float(lam)
+
+
+def fit_map(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    penalty: PenaltyName | Penalty = "stvs",
+    lam: float = 1.0,
+    config: TrainConfig | None = None,
+    support_tol: float | np.ndarray | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    genes: list[str] | None = None,
+    callback: Callable[[dict[str, float]], None] | None = None,
+) -> FitResult:
+    """Fit a sparse Monge map from ``x`` (source cells) to ``y`` (target cells) with a fixed λ.
+
+    Parameters
+    ----------
+    x, y
+        Source and target cells, ``(n, d)`` and ``(m, d)`` float arrays in data units.
+    penalty
+        ``"stvs"`` (default), ``"l1"``, ``"l0"``, ``"k_overlap"`` or a :class:`~scsparseot.core.Penalty`.
+    lam
+        Penalty strength λ ≥ 0 (``0`` is the plain ICNN map of Makkuva et al.).
+    config
+        :class:`TrainConfig`.
+    support_tol
+        Tolerance below which a displacement counts as zero (data units, scalar or per gene).
+    seed
+        Random seed.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    genes
+        Gene names stored with the map.
+    callback
+        Called with each evaluation record (``step, lam, dim, err, spa, loss_g, loss_f, lr``).
+
+    Returns
+    -------
+    FitResult
+        The map, its history and convergence flags.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scsparseot.core import TrainConfig, fit_map
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(200, 5)).astype("float32")
+    >>> y = rng.normal(size=(200, 5)).astype("float32")
+    >>> y[:, 0] += 3.0
+    >>> res = fit_map(x, y, lam=0.5, config=TrainConfig(n_iters=100, hidden=(16,)), device="cpu")
+    >>> np.abs(res.map.displacement(x)).mean(0).argmax()
+    np.int64(0)
+    """
+    t0 = time.perf_counter()
+    trainer = Trainer(
+        x, y, penalty=penalty, lam=lam, config=config, support_tol=support_tol, seed=seed, device=device
+    )
+    reason = trainer.train(trainer.config.n_iters, callback=callback)
+    return finish(trainer, reason, genes=genes, seconds=time.perf_counter() - t0)
+
+
+def finish(
+    trainer: Trainer,
+    reason: str,
+    *,
+    genes: list[str] | None = None,
+    seconds: float = 0.0,
+    moves: dict[str, np.ndarray] | None = None,
+) -> FitResult:
+    """Package a trainer's state as a :class:`FitResult` (``"steps"`` is reported as ``"max_iters"``)."""
+    diverged = reason == "diverged"
+    if diverged:
+        logger.warning("training diverged at step %d after %d recoveries", trainer.step, trainer.n_recoveries)
+    return FitResult(
+        map=trainer.to_map(genes),
+        lam=trainer.lam,
+        history=trainer.history_arrays(),
+        moves=moves or {},
+        n_iters=trainer.step,
+        converged=reason == "converged",
+        diverged=diverged,
+        reason="max_iters" if reason == "steps" else reason,
+        seconds=seconds,
+    )
