@@ -191,12 +191,8 @@ def test_k_overlap_kd_is_half_squared_l2(d, extra):
     torch.testing.assert_close(KOverlap(k=d + extra)(z), 0.5 * (z**2).sum(-1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KOverlap falls back to r = k-1 when rounding breaks every case test on tied magnitudes",
-)
 def test_k_overlap_kd_with_tied_magnitudes():
-    # ½||z||² = ½(3 · 0.49 + 1.96) = 1.715; the implementation returns ½ · 3.5² / 4 = 1.53125
+    # ½||z||² = ½(3 · 0.49 + 1.96) = 1.715
     z = torch.tensor([[0.7, 0.7, 0.7, 1.4]], dtype=torch.float64)
     torch.testing.assert_close(KOverlap(k=4)(z), 0.5 * (z**2).sum(-1))
 
@@ -317,10 +313,6 @@ def test_penalties_are_frozen():
         pen.gamma = 2.0  # type: ignore[misc]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_check_positive accepts only Python int/float, so numpy scalars such as np.float32 are rejected",
-)
 def test_numpy_scalar_parameters_accepted():
     assert STVS(gamma=np.float32(0.5)).gamma == pytest.approx(0.5)
     assert SmoothedL0(sigma=np.int64(2)).sigma == 2

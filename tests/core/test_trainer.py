@@ -369,10 +369,6 @@ def test_config_rejects_bad_values(kwargs):
         TrainConfig(**kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TrainConfig checks batch_size only with `< 2`, so 2.5 is accepted and the fit crashes in torch.randint",
-)
 def test_config_rejects_fractional_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         TrainConfig(batch_size=2.5)  # type: ignore[arg-type]

@@ -27,9 +27,9 @@ from torch.nn import functional as F
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["ICNN"]
+__all__ = ["ACTIVATIONS", "ICNN"]
 
-_ACTIVATIONS = {
+ACTIVATIONS = {
     "softplus": F.softplus,
     "celu": lambda t: F.celu(t) + 1.0,
     "leaky_relu": lambda t: F.leaky_relu(t, 0.2),
@@ -75,13 +75,13 @@ class ICNN(nn.Module):
                 f"ICNN needs dim >= 1 and at least one positive hidden width, got dim={dim}, hidden={hidden}."
             )
             raise ValueError(msg)
-        if activation not in _ACTIVATIONS:
-            msg = f"Unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}."
+        if activation not in ACTIVATIONS:  # checked here so TrainConfig errors name the choices too
+            msg = f"Unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}."
             raise ValueError(msg)
         self.dim = int(dim)
         self.hidden = tuple(int(h) for h in hidden)
         self.activation = activation
-        self._act = _ACTIVATIONS[activation]
+        self._act = ACTIVATIONS[activation]
         # separable quadratic + linear part (the diagonal Gaussian map)
         self.quad = nn.Parameter(torch.ones(dim))
         self.lin = nn.Parameter(torch.zeros(dim))
@@ -142,7 +142,8 @@ class ICNN(nn.Module):
     def gene_weights(self) -> torch.Tensor:
         """Per-gene norm of the parameters through which gene ``i`` can move, shape ``(dim,)``.
 
-        Zero exactly when gene ``i`` is left in place by the map for every cell.
+        When it is zero, gene ``i`` is left in place by the map for every cell (the converse does not
+        hold: a fresh network is the identity map yet has non-zero input weights).
         """
         cols = torch.cat([layer.weight for layer in self.inputs], 0)  # (sum(hidden), dim)
         return torch.sqrt((cols**2).sum(0) + (self.quad - 1.0) ** 2 + self.lin**2)

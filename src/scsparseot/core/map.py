@@ -147,7 +147,8 @@ class SparseOTMap:
         if version != FORMAT_VERSION:
             msg = f"Map format version {version!r} is not supported; this scsparseot reads version {FORMAT_VERSION}."
             raise ValueError(msg)
-        potential = ICNN(config["dim"], hidden=config["hidden"], activation=config["activation"])
+        with torch.random.fork_rng(devices=[]):  # building the network must not move the caller's RNG
+            potential = ICNN(config["dim"], hidden=config["hidden"], activation=config["activation"])
         state = {
             k.removeprefix("weight/"): torch.as_tensor(np.asarray(arrays[k]))
             for k in arrays

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, get_args
 
+import numpy as np
 import torch
 
 from .._types import PenaltyName
@@ -135,11 +136,10 @@ class KOverlap(Penalty):
         rs = torch.arange(k, device=z.device)
         h = k - rs - 1  # number of leading entries kept as they are (0-based start of the tail)
         t = tail[..., h] / (rs + 1).to(z.dtype)  # (n, k)
-        ok = (s_pad[..., h] > t) & (t >= s_pad[..., h + 1])
-        # the valid r is unique in exact arithmetic; take the first one that holds, else r = k-1
-        idx = torch.where(
-            ok.any(-1), ok.float().argmax(-1), torch.full_like(ok[..., 0], k - 1, dtype=torch.long)
-        )
+        # the valid r is unique in exact arithmetic; in floating point ties can make every test fail by
+        # a rounding error, so take the r whose conditions are violated least
+        violation = torch.clamp(t - s_pad[..., h], min=0.0) + torch.clamp(s_pad[..., h + 1] - t, min=0.0)
+        idx = violation.argmin(-1)
         r = rs[idx]
         hh = h[idx]
         norm_sq = head_sq.gather(-1, hh[..., None])[..., 0] + tail.gather(-1, hh[..., None])[..., 0] ** 2 / (
@@ -188,6 +188,8 @@ def get_penalty(penalty: PenaltyName | Penalty, **params: float) -> Penalty:
 
 
 def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+    if isinstance(value, bool) or not (
+        isinstance(value, int | float | np.number) and math.isfinite(value) and value > 0
+    ):
         msg = f"Penalty parameter {name} must be a positive finite number, got {value!r}."
         raise ValueError(msg)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ._device import resolve_device
-from .icnn import ICNN
+from .icnn import ACTIVATIONS, ICNN
 from .map import SparseOTMap
 from .metrics import sliced_wasserstein
 from .penalties import Penalty, get_penalty
@@ -120,17 +120,33 @@ class TrainConfig:
         ints = {"n_iters": 1, "min_iters": 0, "g_steps": 1, "eval_every": 1, "eval_size": 2, "patience": 1}
         for name, low in ints.items():
             value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < low:
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 msg = f"TrainConfig.{name} must be an integer >= {low}, got {value!r}."
                 raise ValueError(msg)
         if not (self.lr > 0 and 0 <= self.lr_final <= 1):
             msg = f"TrainConfig needs lr > 0 and 0 <= lr_final <= 1, got lr={self.lr}, lr_final={self.lr_final}."
             raise ValueError(msg)
-        if self.batch_size is not None and self.batch_size < 2:
-            msg = f"TrainConfig.batch_size must be None or >= 2, got {self.batch_size}."
+        if self.batch_size is not None and (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, int | np.integer)
+            or self.batch_size < 2
+        ):
+            msg = f"TrainConfig.batch_size must be None or an integer >= 2, got {self.batch_size!r}."
             raise ValueError(msg)
         if self.init not in ("gaussian", "identity"):
             msg = f"TrainConfig.init must be 'gaussian' or 'identity', got {self.init!r}."
+            raise ValueError(msg)
+        if self.activation not in ACTIVATIONS:
+            msg = f"TrainConfig.activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}."
+            raise ValueError(msg)
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            msg = f"TrainConfig.hidden needs at least one positive width, got {self.hidden!r}."
+            raise ValueError(msg)
+        if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
+            msg = f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}."
+            raise ValueError(msg)
+        if self.f_lr_scale <= 0 or self.f_weight_decay < 0 or self.max_recoveries < 0:
+            msg = "TrainConfig needs f_lr_scale > 0, f_weight_decay >= 0 and max_recoveries >= 0."
             raise ValueError(msg)
 
     def to_dict(self) -> dict[str, Any]:
@@ -459,7 +475,7 @@ def _eval_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def _check_lam(lam: float) -> float:
     if isinstance(lam, bool) or not isinstance(lam, int | float | np.floating | np.integer):
-        msg = f"lam must be a number >= 0 or 'auto', got {lam!r}."
+        msg = f"lam must be a number >= 0, got {lam!r}."
         raise TypeError(msg)
     if not math.isfinite(lam) or lam < 0:
         msg = f"lam must be a finite number >= 0, got {lam!r}."
