@@ -128,6 +128,7 @@ def write_results(
     targets = [r.target for r in results]
     genes = adata.var_names.to_numpy()[gene_idx].astype(str)
     written = []
+    _drop_previous(adata, key)
     support = pd.DataFrame(0.0, index=adata.var_names.copy(), columns=pd.Index(targets, dtype=object))
     for res in results:
         # place the (n_source × n_fitted) block into an n_obs × n_vars CSR matrix
@@ -159,6 +160,16 @@ def write_results(
     }
     written.append(f"uns[{key!r}]")
     return written
+
+
+def _drop_previous(adata: AnnData, key: str) -> None:
+    """Remove the layers of an earlier run under the same key (so no stale target is left)."""
+    old = adata.uns.get(key)
+    if not isinstance(old, dict) or "summary" not in old:
+        return
+    targets = [str(t) for t in old["summary"].index]
+    for t in targets:
+        adata.layers.pop(layer_key(key, t, len(targets)), None)
 
 
 def read_results(adata: AnnData, key: str) -> dict[str, Any]:

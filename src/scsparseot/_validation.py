@@ -135,6 +135,9 @@ def check_layer(adata: AnnData, layer: str | None) -> Any:
 
 def check_genes(adata: AnnData, genes: Sequence[str] | np.ndarray | pd.Index | None) -> np.ndarray:
     """Indices of the genes to fit (all genes when ``None``)."""
+    if not adata.var_names.is_unique:
+        msg = "adata.var_names are not unique; call adata.var_names_make_unique() first."
+        raise ValueError(msg)
     if genes is None:
         return np.arange(adata.n_vars)
     if isinstance(genes, str):
@@ -158,9 +161,6 @@ def check_genes(adata: AnnData, genes: Sequence[str] | np.ndarray | pd.Index | N
         idx = adata.var_names.get_indexer(names)
     if idx.size == 0:
         msg = "genes selects no gene; pass at least one gene name (or None for all genes)."
-        raise ValueError(msg)
-    if not adata.var_names.is_unique:
-        msg = "adata.var_names are not unique; call adata.var_names_make_unique() first."
         raise ValueError(msg)
     return np.sort(idx)
 

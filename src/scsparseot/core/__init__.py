@@ -1,6 +1,6 @@
 """Pure torch/numpy core: ICNN potentials, penalties, trainer, metrics. No AnnData here."""
 
-from ._device import resolve_device, spawn_seeds
+from ._device import named_seed, resolve_device, spawn_seeds
 from .icnn import ICNN
 from .map import SparseOTMap
 from .metrics import (
@@ -31,6 +31,7 @@ __all__ = [
     "displacement_dim",
     "fit_map",
     "get_penalty",
+    "named_seed",
     "precision_at_k",
     "rank_genes",
     "recall",

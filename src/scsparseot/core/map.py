@@ -133,7 +133,7 @@ class SparseOTMap:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Weights, centre, tolerances and the JSON config as a flat dict of arrays (no pickle)."""
-        arrays = {f"weight/{k}": v.detach().cpu().numpy() for k, v in self.potential.state_dict().items()}
+        arrays = {f"weight__{k}": v.detach().cpu().numpy() for k, v in self.potential.state_dict().items()}
         arrays["center"] = self.center
         arrays["support_tol"] = self.support_tol
         arrays["config"] = np.array(json.dumps(self.config()))
@@ -150,9 +150,9 @@ class SparseOTMap:
         with torch.random.fork_rng(devices=[]):  # building the network must not move the caller's RNG
             potential = ICNN(config["dim"], hidden=config["hidden"], activation=config["activation"])
         state = {
-            k.removeprefix("weight/"): torch.as_tensor(np.asarray(arrays[k]))
+            k.removeprefix("weight__"): torch.as_tensor(np.asarray(arrays[k]))
             for k in arrays
-            if k.startswith("weight/")
+            if k.startswith("weight__")
         }
         potential.load_state_dict(state)
         return cls(

@@ -1,0 +1,5 @@
+"""Getters: tidy tables and fitted maps from the results of :func:`scsparseot.tl.sparse_ot`."""
+
+from ._tables import map, perturbed_genes, summary, training_history
+
+__all__ = ["map", "perturbed_genes", "summary", "training_history"]

@@ -1,0 +1,158 @@
+"""Tidy tables of what ``tl.sparse_ot`` wrote (read through :mod:`scsparseot._schema`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import _schema
+from .._docs import doc_adata, doc_key, doc_params
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pandas as pd
+    from anndata import AnnData
+
+    from ..core import SparseOTMap
+
+__all__ = ["map", "perturbed_genes", "summary", "training_history"]
+
+
+def _targets(res: dict, key: str, target: str | Sequence[str] | None) -> list[str] | None:
+    if target is None:
+        return None
+    targets = [target] if isinstance(target, str) else list(target)
+    return [_schema.check_target(res, key, t) for t in targets]
+
+
+@doc_params(doc_adata=doc_adata, doc_key=doc_key)
+def perturbed_genes(
+    adata: AnnData,
+    key: str = "sparse_ot",
+    target: str | Sequence[str] | None = None,
+    *,
+    top_n: int | None = None,
+    min_support: float | None = None,
+    selected_only: bool = False,
+) -> pd.DataFrame:
+    """Per-gene results, one row per (target, gene), ranked within each target.
+
+    Parameters
+    ----------
+    {doc_adata}
+    {doc_key}
+    target
+        One target or a list; ``None`` returns every fitted target.
+    top_n
+        Keep the ``top_n`` best-ranked genes of each target.
+    min_support
+        Keep genes that move in at least this share of source cells.
+    selected_only
+        Keep only the selected genes.
+
+    Returns
+    -------
+    DataFrame with columns ``target, gene, mean_displacement, mean_abs_displacement,
+    support_fraction, rank, selected`` (always these, whatever the filters): the signed and absolute
+    mean displacement over source cells (data units), the share of source cells in which the gene
+    moves, the rank by mean absolute displacement (1 = most moved) and whether the gene is
+    selected (support at least ``min_support`` of the fit).
+
+    Examples
+    --------
+    >>> import scsparseot as sso
+    >>> adata = sso.datasets.synthetic_perturbation(n_cells=100, n_genes=20, n_perturbed=3)
+    >>> sso.tl.sparse_ot(adata, n_iters=50, progress=False)
+    >>> df = sso.get.perturbed_genes(adata, top_n=3)
+    >>> df.columns.tolist()
+    ['target', 'gene', 'mean_displacement', 'mean_abs_displacement', 'support_fraction', 'rank', 'selected']
+    >>> len(df)
+    3
+    """
+    res = _schema.read_results(adata, key)
+    df = res["genes"].copy()
+    df["target"] = df["target"].astype(str)
+    targets = _targets(res, key, target)
+    if targets is not None:
+        df = df[df["target"].isin(targets)]
+    if min_support is not None:
+        df = df[df["support_fraction"] >= min_support]
+    if selected_only:
+        df = df[df["selected"]]
+    if top_n is not None:
+        if int(top_n) < 1:
+            msg = f"top_n must be a positive integer, got {top_n!r}."
+            raise ValueError(msg)
+        df = df[df["rank"] <= int(top_n)]
+    df = df.sort_values(["target", "rank"], kind="stable") if targets is None else df
+    if targets is not None:
+        order = {t: i for i, t in enumerate(targets)}
+        df = (
+            df.assign(_o=df["target"].map(order))
+            .sort_values(["_o", "rank"], kind="stable")
+            .drop(columns="_o")
+        )
+    return df.reset_index(drop=True)
+
+
+@doc_params(doc_adata=doc_adata, doc_key=doc_key)
+def summary(adata: AnnData, key: str = "sparse_ot") -> pd.DataFrame:
+    """One row per target: cells, selected genes, average dimension, error, λ, iterations, time.
+
+    Parameters
+    ----------
+    {doc_adata}
+    {doc_key}
+
+    Returns
+    -------
+    DataFrame with columns ``target, n_source, n_target, n_genes, n_selected_genes, avg_dim,
+    sliced_w, lam, n_iters, converged, diverged, reason, seconds``.
+    """
+    res = _schema.read_results(adata, key)
+    df = res["summary"].copy()
+    df.index = df.index.astype(str)
+    df.index.name = "target"
+    return df.reset_index()
+
+
+@doc_params(doc_adata=doc_adata, doc_key=doc_key)
+def training_history(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> pd.DataFrame:
+    """Training trace, one row per (target, evaluation): ``step, lam, loss_g, loss_f, dim, err, spa, lr``.
+
+    Parameters
+    ----------
+    {doc_adata}
+    {doc_key}
+    target
+        Keep one target (``None``: all).
+    """
+    res = _schema.read_results(adata, key)
+    df = res["history"].copy()
+    df["target"] = df["target"].astype(str)
+    if target is not None:
+        df = df[df["target"] == _schema.check_target(res, key, target)]
+    return df.reset_index(drop=True)
+
+
+@doc_params(doc_adata=doc_adata, doc_key=doc_key)
+def map(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> SparseOTMap:
+    """The fitted map of ``target`` as a :class:`~scsparseot.SparseOTMap` (apply it to new cells).
+
+    Parameters
+    ----------
+    {doc_adata}
+    {doc_key}
+    target
+        Which target's map (may be omitted when only one was fitted).
+
+    Examples
+    --------
+    >>> import scsparseot as sso
+    >>> adata = sso.datasets.synthetic_perturbation(n_cells=100, n_genes=20, n_perturbed=3)
+    >>> sso.tl.sparse_ot(adata, n_iters=50, progress=False)
+    >>> m = sso.get.map(adata, target="drug_1")
+    >>> m.transport(adata[adata.obs["drug"] == "control"].X).shape
+    (100, 20)
+    """
+    return _schema.read_map(adata, key, target)

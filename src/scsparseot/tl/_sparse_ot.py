@@ -1,0 +1,335 @@
+"""``tl.sparse_ot``: validate, extract arrays once, fit one map per target, write results once."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import warnings
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import sparse
+
+from .. import _schema
+from .._docs import doc_adata, doc_params
+from .._validation import (
+    check_adata,
+    check_finite,
+    check_genes,
+    check_groups,
+    check_layer,
+    check_options,
+    dense_rows,
+)
+from ..core import TrainConfig, fit_map, named_seed, resolve_device, sliced_wasserstein
+from ..core.trainer import default_support_tol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from concurrent.futures import Executor
+
+    import pandas as pd
+    from anndata import AnnData
+
+    from .._types import DeviceName, PenaltyName
+    from ..core import FitResult, Penalty
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["sparse_ot"]
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """What every target's fit shares (picklable: sent to executor workers)."""
+
+    penalty: Any
+    lam: float
+    config: TrainConfig
+    support_tol: np.ndarray
+    device: str
+
+
+def fit_target(
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: FitSpec,
+    seed: int,
+    genes: list[str],
+    callback: Callable[[dict[str, float]], None] | None = None,
+) -> FitResult:
+    """Fit one target (a top-level function so that process and cluster executors can run it)."""
+    return fit_map(
+        x,
+        y,
+        penalty=spec.penalty,
+        lam=spec.lam,
+        config=spec.config,
+        support_tol=spec.support_tol,
+        seed=seed,
+        device=spec.device,
+        genes=genes,
+        callback=callback,
+    )
+
+
+@doc_params(doc_adata=doc_adata)
+def sparse_ot(
+    adata: AnnData,
+    groupby: str = "drug",
+    source: str = "control",
+    target: str | Sequence[str] | None = None,
+    *,
+    layer: str | None = None,
+    genes: Sequence[str] | np.ndarray | pd.Index | None = None,
+    penalty: PenaltyName | Penalty = "stvs",
+    lam: float = 2.0,
+    support_tol: float | None = None,
+    min_support: float = 0.1,
+    n_iters: int | None = None,
+    batch_size: int | None = None,
+    config: TrainConfig | None = None,
+    device: DeviceName | str = "auto",
+    seed: int = 0,
+    executor: Executor | None = None,
+    store_maps: bool = True,
+    progress: bool = True,
+    key_added: str = "sparse_ot",
+    copy: bool = False,
+) -> AnnData | None:
+    """Fit sparse optimal-transport maps from source (control) cells to each target (treated) group.
+
+    For every target group, an input-convex neural network map ``T`` from the source cells to the
+    target cells is trained with a sparsity penalty on the displacement ``T(x) − x`` (DisNOT/SICNN).
+    Genes whose displacement is non-zero in a share of cells are the genes the perturbation moves.
+
+    Parameters
+    ----------
+    {doc_adata}
+    groupby
+        Column of ``adata.obs`` with the group (drug) of each cell.
+    source
+        Label of the source (control) cells in ``obs[groupby]``.
+    target
+        One label, a list of labels, or ``None`` for every group other than ``source``.
+    layer
+        Layer to read instead of ``adata.X`` (for example log-normalised expression).
+    genes
+        Gene names (or a boolean mask over ``var_names``) to fit; ``None`` fits all genes. Other
+        genes get zero displacement.
+    penalty
+        Sparsity penalty on the displacement: ``"stvs"`` (default), ``"l1"``, ``"l0"`` (smoothed ℓ0)
+        or ``"k_overlap"``, or a :class:`~scsparseot.core.Penalty` instance. Penalty parameters are
+        in units of the data divided by its typical gene standard deviation.
+    lam
+        Penalty strength λ ≥ 0 (a mean over cells, so it means the same at any number of cells);
+        ``0`` gives the plain ICNN map.
+    support_tol
+        Absolute tolerance (data units) under which a displacement counts as zero. ``None`` uses,
+        per gene, 0.1 × the gene's standard deviation in the source cells.
+    min_support
+        A gene is *selected* for a target when it moves in at least this share of source cells.
+    n_iters
+        Maximum training iterations per target (overrides ``config.n_iters``); training stops
+        earlier once the map has converged.
+    batch_size
+        Cells per training batch (overrides ``config.batch_size``).
+    config
+        Full trainer settings, :class:`~scsparseot.core.TrainConfig`.
+    device
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    seed
+        Random seed. Each target gets its own stream derived from ``seed`` and the target's name,
+        so a target's result does not depend on which other targets are fitted, in which order,
+        or on the executor.
+    executor
+        A :class:`concurrent.futures.Executor` (processes, a Dask or Ray cluster) that fits the
+        targets in parallel; ``None`` fits them one after the other in this process.
+    store_maps
+        Keep each fitted map's weights in ``adata.uns[key_added]["maps"]`` (see
+        :func:`scsparseot.get.map`).
+    progress
+        Show a progress bar per target.
+    key_added
+        Prefix of every field written.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the modified copy if ``copy=True``. Sets, with ``key = key_added``:
+
+    ``adata.layers[f"{{key}}_displacement"]`` (one target) or ``adata.layers[f"{{key}}_displacement_{{target}}"]``
+        CSR float32 displacements ``T(x) − x`` of the source cells (other rows empty), entries with
+        ``|Δ| ≤ support_tol`` set to zero.
+    ``adata.varm[f"{{key}}_support"]``
+        Share of source cells in which each gene moves, one column per target.
+    ``adata.uns[key]``
+        ``params``, ``summary`` (per target), ``genes`` (per target × gene; see
+        :func:`scsparseot.get.perturbed_genes`), ``history`` and ``moves`` (training traces) and
+        ``maps`` (fitted weights).
+
+    Examples
+    --------
+    >>> import scsparseot as sso
+    >>> adata = sso.datasets.synthetic_perturbation(n_cells=200, n_genes=40, n_perturbed=4, n_drugs=2)
+    >>> sso.tl.sparse_ot(adata, groupby="drug", source="control", n_iters=200, progress=False)
+    >>> sso.get.perturbed_genes(adata, target="drug_1").head(4)["gene"].tolist()  # doctest: +SKIP
+    """
+    # ---- validate everything before touching anything
+    check_adata(adata)
+    check_options(
+        lam=lam,
+        penalty=penalty,
+        support_tol=support_tol,
+        key_added=key_added,
+        n_iters=n_iters,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    if not (isinstance(min_support, int | float) and 0 <= min_support <= 1):
+        msg = f"min_support must be a share between 0 and 1, got {min_support!r}."
+        raise ValueError(msg)
+    source_rows, target_rows = check_groups(adata, groupby, source, target)
+    bad = [t for t in target_rows if "/" in t]
+    if bad:
+        msg = f"Group labels {bad} contain '/', which AnnData cannot store as a key; rename them, e.g. adata.obs[{groupby!r}] = adata.obs[{groupby!r}].str.replace('/', '_')."
+        raise ValueError(msg)
+    matrix = check_layer(adata, layer)
+    gene_idx = check_genes(adata, genes)
+    dev = resolve_device(device)
+    if config is not None and not isinstance(config, TrainConfig):
+        msg = f"config must be a scsparseot.core.TrainConfig, got {type(config).__name__}."
+        raise TypeError(msg)
+    config = config or TrainConfig()
+    overrides = {k: v for k, v in (("n_iters", n_iters), ("batch_size", batch_size)) if v is not None}
+    if overrides:
+        config = replace(config, **overrides)
+
+    # ---- extract each group's rows once, dense float32
+    x = dense_rows(matrix, source_rows, gene_idx)
+    check_finite(f"source ({source!r})", x)
+    ys = {}
+    for t, rows in target_rows.items():
+        ys[t] = dense_rows(matrix, rows, gene_idx)
+        check_finite(f"target ({t!r})", ys[t])
+    gene_names = adata.var_names.to_numpy()[gene_idx].astype(str).tolist()
+    tol = (
+        default_support_tol(x)
+        if support_tol is None
+        else np.full(x.shape[1], float(support_tol), dtype=np.float32)
+    )
+    spec = FitSpec(penalty=penalty, lam=float(lam), config=config, support_tol=tol, device=str(dev))
+    seeds = {t: named_seed(seed, t) for t in target_rows}
+
+    # ---- fit
+    fits = _run_fits(x, ys, spec, seeds, gene_names, executor=executor, progress=progress)
+    results = [
+        _summarise(t, fits[t], x, ys[t], min_support=min_support, store_map=store_maps) for t in target_rows
+    ]
+    for res in results:
+        if res.summary["diverged"]:
+            warnings.warn(
+                f"The fit for {res.target!r} diverged; lower the learning rate (config=TrainConfig(lr=...)) or scale the data (sc.pp.scale).",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    # ---- write once
+    params = {
+        "groupby": groupby,
+        "source": str(source),
+        "targets": np.asarray(list(target_rows), dtype=object),
+        "layer": layer,
+        "genes": None if genes is None else np.asarray(gene_names, dtype=object),
+        "penalty": penalty if isinstance(penalty, str) else type(penalty).__name__,
+        "penalty_params": {} if isinstance(penalty, str) else dataclasses.asdict(penalty),
+        "lam": float(lam),
+        "support_tol": None if support_tol is None else float(support_tol),
+        "min_support": float(min_support),
+        "n_iters": int(config.n_iters),
+        "batch_size": None if config.batch_size is None else int(config.batch_size),
+        "config": {k: np.asarray(v) if isinstance(v, list) else v for k, v in config.to_dict().items()},
+        "device": str(dev),
+        "seed": int(seed),
+        "store_maps": bool(store_maps),
+        "key_added": key_added,
+    }
+    out = adata.copy() if copy else adata
+    written = _schema.write_results(
+        out, key_added, params=params, results=results, source_rows=source_rows, gene_idx=gene_idx
+    )
+    logger.info("fitted %d sparse OT map(s); added %s", len(results), ", ".join(written))
+    return out if copy else None
+
+
+def _run_fits(
+    x: np.ndarray,
+    ys: dict[str, np.ndarray],
+    spec: FitSpec,
+    seeds: dict[str, int],
+    genes: list[str],
+    *,
+    executor: Executor | None,
+    progress: bool,
+) -> dict[str, FitResult]:
+    from tqdm.auto import tqdm
+
+    if executor is not None:
+        futures = {t: executor.submit(fit_target, x, y, spec, seeds[t], genes) for t, y in ys.items()}
+        out = {}
+        for t in tqdm(futures, desc="targets", disable=not progress):
+            out[t] = futures[t].result()
+        return out
+    out = {}
+    for t, y in ys.items():
+        t0 = time.perf_counter()
+        with tqdm(total=spec.config.n_iters, desc=str(t), disable=not progress, leave=False) as bar:
+
+            def update(record: dict[str, float], bar: Any = bar) -> None:
+                bar.update(int(record["step"]) - bar.n)
+                bar.set_postfix(
+                    lam=f"{record['lam']:.3g}", dim=f"{record['dim']:.1f}", err=f"{record['err']:.3g}"
+                )
+
+            out[t] = fit_target(x, y, spec, seeds[t], genes, update)
+        logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].reason)
+    return out
+
+
+def _summarise(
+    target: str, fit: FitResult, x: np.ndarray, y: np.ndarray, *, min_support: float, store_map: bool
+) -> _schema.TargetResult:
+    delta = fit.map.displacement(x)
+    moved = np.abs(delta) > fit.map.support_tol
+    support = moved.mean(0)
+    selected = support >= min_support if min_support > 0 else support > 0
+    sliced_w = sliced_wasserstein(x + delta, y, n_projections=200, seed=0)
+    summary = {
+        "n_source": int(x.shape[0]),
+        "n_target": int(y.shape[0]),
+        "n_genes": int(x.shape[1]),
+        "n_selected_genes": int(selected.sum()),
+        "avg_dim": float(moved.sum(1).mean()),
+        "sliced_w": float(sliced_w),
+        "lam": float(fit.lam),
+        "n_iters": int(fit.n_iters),
+        "converged": bool(fit.converged),
+        "diverged": bool(fit.diverged),
+        "reason": fit.reason,
+        "seconds": float(fit.seconds),
+    }
+    return _schema.TargetResult(
+        target=target,
+        delta=sparse.csr_matrix(np.where(moved, delta, 0.0).astype(np.float32)),
+        mean_displacement=delta.mean(0),
+        mean_abs_displacement=np.abs(delta).mean(0),
+        support_fraction=support,
+        selected=selected,
+        summary=summary,
+        history=fit.history,
+        moves=fit.moves,
+        map_arrays=fit.map.to_arrays() if store_map else None,
+    )

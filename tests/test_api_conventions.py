@@ -1,0 +1,58 @@
+"""Public signatures follow scanpy's conventions (cf. scanpy's test_package_structure)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import scsparseot as sso
+
+TL = [sso.tl.sparse_ot]
+GET = [sso.get.perturbed_genes, sso.get.summary, sso.get.training_history, sso.get.map]
+
+
+@pytest.mark.parametrize("fn", TL + GET, ids=lambda f: f.__name__)
+def test_adata_first_and_documented(fn):
+    params = list(inspect.signature(fn).parameters)
+    assert params[0] == "adata"
+    doc = inspect.getdoc(fn)
+    assert doc
+    for name in params[1:]:
+        assert f"\n{name}\n" in f"\n{doc}\n" or f"{name}, " in doc, f"{fn.__name__}: {name} undocumented"
+
+
+@pytest.mark.parametrize("fn", TL, ids=lambda f: f.__name__)
+def test_tl_conventions(fn):
+    sig = inspect.signature(fn)
+    assert sig.parameters["copy"].default is False
+    assert sig.parameters["key_added"].kind is inspect.Parameter.KEYWORD_ONLY
+    positional = [p for p in sig.parameters.values() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    assert [p.name for p in positional] == ["adata", "groupby", "source", "target"]
+    assert "Returns" in inspect.getdoc(fn)
+
+
+def test_public_namespaces_have_all():
+    for mod in (sso, sso.tl, sso.get, sso.core, sso.datasets, sso.baselines):
+        assert hasattr(mod, "__all__")
+        for name in mod.__all__:
+            assert hasattr(mod, name), f"{mod.__name__}.{name}"
+
+
+def test_public_functions_have_examples():
+    for fn in (
+        sso.tl.sparse_ot,
+        sso.get.perturbed_genes,
+        sso.get.map,
+        sso.datasets.synthetic_perturbation,
+        sso.core.fit_map,
+    ):
+        assert "Examples" in inspect.getdoc(fn), fn.__name__
+
+
+def test_import_adds_no_handlers_or_filters():
+    import logging
+    import warnings
+
+    assert all(isinstance(h, logging.NullHandler) for h in logging.getLogger("scsparseot").handlers)
+    assert not any("scsparseot" in str(f) for f in warnings.filters)

@@ -1,0 +1,142 @@
+"""Bad input raises a clear error naming the fix and leaves the AnnData untouched."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from anndata.tests.helpers import assert_equal
+from scipy import sparse
+
+import scsparseot as sso
+
+from .conftest import FAST
+
+
+@pytest.fixture
+def small(synthetic) -> ad.AnnData:
+    return synthetic[synthetic.obs["drug"].isin(["control", "drug_1"])].copy()
+
+
+def _check(adata, exc, match, **kwargs):
+    before = adata.copy()
+    kw = {"config": FAST, "progress": False, **kwargs}
+    with pytest.raises(exc, match=match):
+        sso.tl.sparse_ot(adata, **kw)
+    assert_equal(adata, before)
+
+
+def test_not_anndata():
+    with pytest.raises(TypeError, match="AnnData"):
+        sso.tl.sparse_ot(np.zeros((4, 2)))
+
+
+def test_missing_groupby(small):
+    _check(small, KeyError, r"groupby='condition'.*Available columns: 'drug'", groupby="condition")
+
+
+def test_unknown_source(small):
+    _check(small, KeyError, r"source='ctrl'.*Available: 'control', 'drug_1'", source="ctrl")
+
+
+def test_unknown_target(small):
+    _check(small, KeyError, r"'drug_9'.*not found.*Available", target="drug_9")
+
+
+def test_target_equals_source(small):
+    _check(small, ValueError, "source group 'control'.*Remove it", target="control")
+
+
+def test_too_few_cells(small):
+    adata = small.copy()
+    adata.obs["drug"] = adata.obs["drug"].cat.add_categories("lonely")
+    adata.obs.iloc[-1, adata.obs.columns.get_loc("drug")] = "lonely"
+    _check(adata, ValueError, "'lonely' has 1 cell", target="lonely")
+
+
+def test_too_few_cells_auto_target_is_skipped_with_warning(small):
+    adata = small.copy()
+    adata.obs["drug"] = adata.obs["drug"].cat.add_categories("lonely")
+    adata.obs.iloc[-1, adata.obs.columns.get_loc("drug")] = "lonely"
+    with pytest.warns(UserWarning, match="Skipping group 'lonely'"):
+        sso.tl.sparse_ot(adata, config=FAST, progress=False)
+    assert list(adata.uns["sparse_ot"]["summary"].index) == ["drug_1"]
+
+
+def test_nan_in_data(small):
+    adata = small.copy()
+    adata.X[3, 2] = np.nan
+    _check(adata, ValueError, "NaN/infinite.*impute")
+
+
+def test_inf_in_target(small):
+    adata = small.copy()
+    adata.X[-1, 0] = np.inf
+    _check(adata, ValueError, r"target \('drug_1'\).*NaN/infinite")
+
+
+def test_missing_layer(small):
+    _check(small, KeyError, "layer='counts'.*Available layers", layer="counts")
+
+
+def test_non_numeric_matrix(small):
+    adata = ad.AnnData(X=np.full(small.shape, "a", dtype=object), obs=small.obs.copy(), var=small.var.copy())
+    _check(adata, TypeError, "real numbers")
+
+
+def test_sparse_csr_is_accepted(small):
+    adata = small.copy()
+    adata.X = sparse.csr_matrix(adata.X)
+    sso.tl.sparse_ot(adata, config=FAST, progress=False)
+    assert "sparse_ot_displacement" in adata.layers
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"lam": -1.0}, ValueError, "lam must be a finite number >= 0"),
+        ({"lam": "big"}, ValueError, "lam must be a number >= 0 or 'auto'"),
+        ({"lam": [1.0]}, TypeError, "lam must be a number"),
+        (
+            {"penalty": "l2"},
+            ValueError,
+            "Unknown penalty 'l2'; choose one of 'l1', 'stvs', 'l0', 'k_overlap'",
+        ),
+        ({"support_tol": -0.1}, ValueError, "support_tol must be None or a number >= 0"),
+        ({"genes": []}, ValueError, "genes selects no gene"),
+        ({"genes": ["nope"]}, KeyError, "genes not found in adata.var_names: 'nope'"),
+        ({"genes": "gene_00"}, TypeError, "wrap it in a list"),
+        ({"device": "tpu"}, ValueError, "Unsupported device 'tpu'"),
+        ({"n_iters": 0}, ValueError, "n_iters must be None or an integer >= 1"),
+        ({"batch_size": 1}, ValueError, "batch_size must be None or an integer >= 2"),
+        ({"key_added": ""}, TypeError, "key_added must be a non-empty string"),
+        ({"seed": -1}, ValueError, "seed must be a non-negative integer"),
+        ({"min_support": 2.0}, ValueError, "min_support"),
+        ({"config": {"n_iters": 3}}, TypeError, "TrainConfig"),
+        ({"target": []}, ValueError, "empty list"),
+        ({"target": ["drug_1", "drug_1"]}, ValueError, "more than once"),
+    ],
+)
+def test_bad_options(small, kwargs, exc, match):
+    _check(small, exc, match, **kwargs)
+
+
+def test_slash_in_label(small):
+    adata = small.copy()
+    adata.obs["drug"] = adata.obs["drug"].cat.rename_categories({"drug_1": "a/b"})
+    _check(adata, ValueError, "contain '/'")
+
+
+def test_missing_labels(small):
+    adata = small.copy()
+    adata.obs["drug"] = adata.obs["drug"].astype(object)
+    adata.obs.iloc[0, adata.obs.columns.get_loc("drug")] = None
+    _check(adata, ValueError, "missing labels")
+
+
+@pytest.mark.filterwarnings("ignore:Variable names are not unique")
+def test_duplicated_var_names(small):
+    adata = small.copy()
+    adata.var_names = pd.Index(["g"] * adata.n_vars)
+    _check(adata, ValueError, "var_names_make_unique")

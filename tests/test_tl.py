@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+import scsparseot as sso
+from scsparseot import _schema
+
+from .conftest import FAST, true_idx
+
+
+def test_recovers_each_drugs_genes(fitted):
+    for drug, truth in fitted.uns["true_genes"].items():
+        table = sso.get.perturbed_genes(fitted, target=drug)
+        top = set(table.head(len(truth))["gene"])
+        assert top == set(truth), drug
+        selected = set(table.loc[table["selected"], "gene"])
+        assert set(truth) <= selected
+        assert len(selected) <= len(truth) + 2
+
+
+def test_layers_schema(fitted):
+    src = (fitted.obs["drug"] == "control").to_numpy()
+    for drug in ("drug_1", "drug_2"):
+        layer = fitted.layers[f"sparse_ot_displacement_{drug}"]
+        assert sparse.issparse(layer)
+        assert layer.format == "csr"
+        assert layer.dtype == np.float32
+        assert layer.shape == fitted.shape
+        assert layer[~src].nnz == 0  # only source rows hold displacements
+        dense = layer[src].toarray()
+        # the true genes move in most source cells and in the drug's direction
+        idx = true_idx(fitted, drug)
+        assert (dense[:, idx] != 0).mean() > 0.8
+        treated = (fitted.obs["drug"] == drug).to_numpy()
+        expected_sign = np.sign(fitted.X[treated][:, idx].mean(0) - fitted.X[src][:, idx].mean(0))
+        np.testing.assert_array_equal(np.sign(dense[:, idx].mean(0)), expected_sign)
+
+
+def test_layer_entries_respect_support_tol(fitted):
+    src = (fitted.obs["drug"] == "control").to_numpy()
+    tol = sso.core.default_support_tol(fitted.X[src])
+    layer = fitted.layers["sparse_ot_displacement_drug_1"][src].toarray()
+    nz = layer != 0
+    assert np.all(np.abs(layer)[nz] > np.broadcast_to(tol, layer.shape)[nz])
+
+
+def test_varm_support_matches_layers(fitted):
+    support = fitted.varm["sparse_ot_support"]
+    assert list(support.columns) == ["drug_1", "drug_2"]
+    assert support.index.equals(fitted.var_names)
+    src = (fitted.obs["drug"] == "control").to_numpy()
+    for drug in support.columns:
+        layer = fitted.layers[f"sparse_ot_displacement_{drug}"][src]
+        frac = np.asarray((layer != 0).mean(0)).ravel()
+        np.testing.assert_allclose(support[drug].to_numpy(), frac, atol=1e-12)
+
+
+def test_uns_summary_and_params(fitted):
+    res = fitted.uns["sparse_ot"]
+    assert list(res["summary"].index) == ["drug_1", "drug_2"]
+    assert res["params"]["groupby"] == "drug"
+    assert res["params"]["source"] == "control"
+    assert list(res["params"]["targets"]) == ["drug_1", "drug_2"]
+    assert res["params"]["config"]["n_iters"] == FAST.n_iters
+    summary = sso.get.summary(fitted)
+    assert (summary["n_source"] == 150).all()
+    assert (summary["avg_dim"] < 8).all()
+    hist = sso.get.training_history(fitted, target="drug_1")
+    assert hist["step"].is_monotonic_increasing
+    assert len(hist) == len(res["history"][res["history"]["target"] == "drug_1"])
+
+
+def test_single_target_layer_name(synthetic):
+    out = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, progress=False, copy=True)
+    assert "sparse_ot_displacement" in out.layers
+    assert not any(k.startswith("sparse_ot_displacement_") for k in out.layers)
+    assert list(out.varm["sparse_ot_support"].columns) == ["drug_2"]
+
+
+def test_copy_false_writes_in_place_and_returns_none(synthetic):
+    adata = synthetic.copy()
+    assert sso.tl.sparse_ot(adata, target="drug_1", config=FAST, progress=False, key_added="k") is None
+    assert "k" in adata.uns
+    assert "k_support" in adata.varm
+
+
+def test_copy_true_leaves_input_untouched(synthetic):
+    before = synthetic.copy()
+    out = sso.tl.sparse_ot(synthetic, target="drug_1", config=FAST, progress=False, copy=True)
+    assert out is not synthetic
+    assert set(synthetic.uns) == set(before.uns)
+    assert set(synthetic.layers) == set()
+
+
+def test_genes_subset_and_layer_and_sparse_input(synthetic):
+    adata = synthetic.copy()
+    adata.layers["expr"] = sparse.csr_matrix(adata.X)
+    adata.X = np.zeros_like(adata.X)  # would find nothing if read
+    genes = list(adata.var_names[:20]) + list(adata.uns["true_genes"]["drug_1"])
+    genes = list(dict.fromkeys(genes))
+    sso.tl.sparse_ot(adata, target="drug_1", layer="expr", genes=genes, config=FAST, progress=False)
+    table = sso.get.perturbed_genes(adata)
+    assert set(table["gene"]) == set(genes)
+    assert set(table.head(4)["gene"]) == set(adata.uns["true_genes"]["drug_1"])
+    others = ~adata.var_names.isin(genes)
+    assert adata.layers["sparse_ot_displacement"][:, others].nnz == 0
+    assert (adata.varm["sparse_ot_support"].loc[others, "drug_1"] == 0).all()
+    np.testing.assert_array_equal(
+        adata.uns["sparse_ot"]["params"]["genes"], np.asarray(sorted(genes, key=list(adata.var_names).index))
+    )
+
+
+def test_rerun_same_key_drops_stale_layers(fitted):
+    sso.tl.sparse_ot(fitted, target="drug_1", config=FAST, progress=False)
+    assert "sparse_ot_displacement" in fitted.layers
+    assert "sparse_ot_displacement_drug_2" not in fitted.layers
+
+
+def test_same_seed_same_result(synthetic):
+    kw = {"target": "drug_1", "config": FAST, "progress": False, "copy": True, "seed": 3}
+    a = sso.tl.sparse_ot(synthetic, **kw)
+    b = sso.tl.sparse_ot(synthetic, **kw)
+    np.testing.assert_array_equal(
+        a.layers["sparse_ot_displacement"].toarray(), b.layers["sparse_ot_displacement"].toarray()
+    )
+    np.testing.assert_array_equal(
+        sso.get.perturbed_genes(a)["gene"].to_numpy(), sso.get.perturbed_genes(b)["gene"].to_numpy()
+    )
+
+
+def test_results_do_not_depend_on_target_order(synthetic):
+    a = sso.tl.sparse_ot(synthetic, target=["drug_1", "drug_2"], config=FAST, progress=False, copy=True)
+    b = sso.tl.sparse_ot(synthetic, target=["drug_2", "drug_1"], config=FAST, progress=False, copy=True)
+    c = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, progress=False, copy=True)
+    da, db = (x.layers["sparse_ot_displacement_drug_2"].toarray() for x in (a, b))
+    np.testing.assert_array_equal(da, db)
+    np.testing.assert_array_equal(da, c.layers["sparse_ot_displacement"].toarray())
+
+
+def test_lam_zero_is_denser_than_default(synthetic):
+    plain = sso.tl.sparse_ot(synthetic, target="drug_1", lam=0.0, config=FAST, progress=False, copy=True)
+    sparse_ = sso.tl.sparse_ot(synthetic, target="drug_1", config=FAST, progress=False, copy=True)
+    assert sso.get.summary(plain)["avg_dim"][0] > 2 * sso.get.summary(sparse_)["avg_dim"][0]
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l0", "k_overlap"])
+def test_other_penalties_run_and_rank_true_genes_first(synthetic, penalty):
+    out = sso.tl.sparse_ot(
+        synthetic, target="drug_1", penalty=penalty, config=FAST, progress=False, copy=True
+    )
+    top = set(sso.get.perturbed_genes(out).head(4)["gene"])
+    assert top == set(synthetic.uns["true_genes"]["drug_1"])
+    assert out.uns["sparse_ot"]["params"]["penalty"] == penalty
+
+
+def test_penalty_instance(synthetic):
+    out = sso.tl.sparse_ot(
+        synthetic, target="drug_1", penalty=sso.core.STVS(gamma=0.5), config=FAST, progress=False, copy=True
+    )
+    assert out.uns["sparse_ot"]["params"]["penalty"] == "STVS"
+    assert out.uns["sparse_ot"]["params"]["penalty_params"] == {"gamma": 0.5}
+
+
+def test_get_map_reproduces_layer(fitted):
+    m = sso.get.map(fitted, target="drug_2")
+    src = (fitted.obs["drug"] == "control").to_numpy()
+    delta = m.displacement(fitted.X[src], sparsify=True)
+    np.testing.assert_allclose(
+        delta, fitted.layers["sparse_ot_displacement_drug_2"][src].toarray(), atol=1e-5
+    )
+
+
+def test_store_maps_false(synthetic):
+    out = sso.tl.sparse_ot(
+        synthetic, target="drug_1", config=FAST, progress=False, copy=True, store_maps=False
+    )
+    with pytest.raises(KeyError, match="store_maps=True"):
+        sso.get.map(out)
+
+
+def test_schema_layer_key():
+    assert _schema.layer_key("k", "d", 1) == "k_displacement"
+    assert _schema.layer_key("k", "d", 2) == "k_displacement_d"
