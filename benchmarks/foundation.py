@@ -39,7 +39,8 @@ from scsparseot.datasets import synthetic_perturbation
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
 SOURCE, TARGET = "control", "drug_1"
 N_PROJECTIONS = 200  # projections of the sliced-W error reported here (the trainer uses its own)
 
@@ -219,13 +220,15 @@ def markdown(rows: list[dict[str, Any]], agg: dict[str, dict[str, Any]], seeds: 
     return head + "\n".join(lines) + f"\n\nSeeds: {' '.join(map(str, seeds))}.\n"
 
 
-def machine() -> dict[str, Any]:
+def _git(*args: str) -> str | None:
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=RESULTS.parent
-        ).stdout.strip()
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     except (OSError, subprocess.CalledProcessError):
-        commit = None
+        return None
+
+
+def machine() -> dict[str, Any]:
+    dirty = _git("status", "--porcelain", "--", "src")
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -237,7 +240,9 @@ def machine() -> dict[str, Any]:
         "numpy": np.__version__,
         "pot": ot.__version__,
         "scsparseot": scsparseot.__version__,
-        "git_commit": commit,
+        "git_commit": (_git("rev-parse", "HEAD") or "").strip() or None,
+        # source files that differed from that commit when the run started (the code that ran)
+        "git_dirty_src": None if dirty is None else [line[3:] for line in dirty.splitlines()],
     }
 
 

@@ -31,7 +31,7 @@ def synthetic() -> ad.AnnData:
 @pytest.fixture(scope="session")
 def _fitted(synthetic: ad.AnnData) -> ad.AnnData:
     return sso.tl.sparse_ot(
-        synthetic, groupby="drug", source="control", config=FAST, progress=False, copy=True
+        synthetic, groupby="drug", source="control", config=FAST, lam=1.0, progress=False, copy=True
     )
 
 

@@ -21,7 +21,7 @@ def small(synthetic) -> ad.AnnData:
 
 def _check(adata, exc, match, **kwargs):
     before = adata.copy()
-    kw = {"config": FAST, "progress": False, **kwargs}
+    kw = {"config": FAST, "lam": 1.0, "progress": False, **kwargs}
     with pytest.raises(exc, match=match):
         sso.tl.sparse_ot(adata, **kw)
     assert_equal(adata, before)
@@ -60,7 +60,7 @@ def test_too_few_cells_auto_target_is_skipped_with_warning(small):
     adata.obs["drug"] = adata.obs["drug"].cat.add_categories("lonely")
     adata.obs.iloc[-1, adata.obs.columns.get_loc("drug")] = "lonely"
     with pytest.warns(UserWarning, match="Skipping group 'lonely'"):
-        sso.tl.sparse_ot(adata, config=FAST, progress=False)
+        sso.tl.sparse_ot(adata, config=FAST, lam=1.0, progress=False)
     assert list(adata.uns["sparse_ot"]["summary"].index) == ["drug_1"]
 
 
@@ -88,7 +88,7 @@ def test_non_numeric_matrix(small):
 def test_sparse_csr_is_accepted(small):
     adata = small.copy()
     adata.X = sparse.csr_matrix(adata.X)
-    sso.tl.sparse_ot(adata, config=FAST, progress=False)
+    sso.tl.sparse_ot(adata, config=FAST, lam=1.0, progress=False)
     assert "sparse_ot_displacement" in adata.layers
 
 
@@ -115,6 +115,9 @@ def test_sparse_csr_is_accepted(small):
         ({"min_support": 2.0}, ValueError, "min_support"),
         ({"config": {"n_iters": 3}}, TypeError, "TrainConfig"),
         ({"target": []}, ValueError, "empty list"),
+        ({"max_genes": 0}, ValueError, "max_genes must be a number between 0"),
+        ({"max_genes": 30}, ValueError, "max_genes must be a number between 0"),
+        ({"anneal": {"alpha": 0.5}}, TypeError, "AnnealConfig"),
         ({"target": ["drug_1", "drug_1"]}, ValueError, "more than once"),
     ],
 )

@@ -10,7 +10,7 @@ from scsparseot import cli
 @pytest.mark.slow
 def test_demo_recovers_genes_and_writes(tmp_path, capsys):
     out = tmp_path / "demo.h5ad"
-    assert cli.main(["demo", "--n-iters", "300", "--device", "cpu", "--out", str(out)]) == 0
+    assert cli.main(["demo", "--device", "cpu", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     for drug in ("drug_1", "drug_2", "drug_3"):
         assert f"{drug}:" in text
@@ -24,7 +24,20 @@ def test_fit_round_trip(synthetic, tmp_path, capsys):
     dst = tmp_path / "out.h5ad"
     synthetic.write_h5ad(src)
     code = cli.main(
-        ["fit", str(src), "--out", str(dst), "--target", "drug_1", "--n-iters", "150", "--device", "cpu"]
+        [
+            "fit",
+            str(src),
+            "--out",
+            str(dst),
+            "--target",
+            "drug_1",
+            "--lam",
+            "1",
+            "--n-iters",
+            "150",
+            "--device",
+            "cpu",
+        ]
     )
     assert code == 0
     back = ad.read_h5ad(dst)
@@ -45,3 +58,5 @@ def test_fit_bad_input_exits_2(synthetic, tmp_path, capsys):
 def test_usage_errors():
     with pytest.raises(SystemExit):
         cli.main([])
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--lam", "strong"])

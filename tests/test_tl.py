@@ -73,7 +73,7 @@ def test_uns_summary_and_params(fitted):
 
 
 def test_single_target_layer_name(synthetic):
-    out = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, progress=False, copy=True)
+    out = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, lam=1.0, progress=False, copy=True)
     assert "sparse_ot_displacement" in out.layers
     assert not any(k.startswith("sparse_ot_displacement_") for k in out.layers)
     assert list(out.varm["sparse_ot_support"].columns) == ["drug_2"]
@@ -81,14 +81,16 @@ def test_single_target_layer_name(synthetic):
 
 def test_copy_false_writes_in_place_and_returns_none(synthetic):
     adata = synthetic.copy()
-    assert sso.tl.sparse_ot(adata, target="drug_1", config=FAST, progress=False, key_added="k") is None
+    assert (
+        sso.tl.sparse_ot(adata, target="drug_1", config=FAST, lam=1.0, progress=False, key_added="k") is None
+    )
     assert "k" in adata.uns
     assert "k_support" in adata.varm
 
 
 def test_copy_true_leaves_input_untouched(synthetic):
     before = synthetic.copy()
-    out = sso.tl.sparse_ot(synthetic, target="drug_1", config=FAST, progress=False, copy=True)
+    out = sso.tl.sparse_ot(synthetic, target="drug_1", config=FAST, lam=1.0, progress=False, copy=True)
     assert out is not synthetic
     assert set(synthetic.uns) == set(before.uns)
     assert set(synthetic.layers) == set()
@@ -100,7 +102,7 @@ def test_genes_subset_and_layer_and_sparse_input(synthetic):
     adata.X = np.zeros_like(adata.X)  # would find nothing if read
     genes = list(adata.var_names[:20]) + list(adata.uns["true_genes"]["drug_1"])
     genes = list(dict.fromkeys(genes))
-    sso.tl.sparse_ot(adata, target="drug_1", layer="expr", genes=genes, config=FAST, progress=False)
+    sso.tl.sparse_ot(adata, target="drug_1", layer="expr", genes=genes, config=FAST, lam=1.0, progress=False)
     table = sso.get.perturbed_genes(adata)
     assert set(table["gene"]) == set(genes)
     assert set(table.head(4)["gene"]) == set(adata.uns["true_genes"]["drug_1"])
@@ -113,7 +115,7 @@ def test_genes_subset_and_layer_and_sparse_input(synthetic):
 
 
 def test_rerun_same_key_drops_stale_layers(fitted):
-    sso.tl.sparse_ot(fitted, target="drug_1", config=FAST, progress=False)
+    sso.tl.sparse_ot(fitted, target="drug_1", config=FAST, lam=1.0, progress=False)
     assert "sparse_ot_displacement" in fitted.layers
     assert "sparse_ot_displacement_drug_2" not in fitted.layers
 
@@ -131,9 +133,13 @@ def test_same_seed_same_result(synthetic):
 
 
 def test_results_do_not_depend_on_target_order(synthetic):
-    a = sso.tl.sparse_ot(synthetic, target=["drug_1", "drug_2"], config=FAST, progress=False, copy=True)
-    b = sso.tl.sparse_ot(synthetic, target=["drug_2", "drug_1"], config=FAST, progress=False, copy=True)
-    c = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, progress=False, copy=True)
+    a = sso.tl.sparse_ot(
+        synthetic, target=["drug_1", "drug_2"], config=FAST, lam=1.0, progress=False, copy=True
+    )
+    b = sso.tl.sparse_ot(
+        synthetic, target=["drug_2", "drug_1"], config=FAST, lam=1.0, progress=False, copy=True
+    )
+    c = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, lam=1.0, progress=False, copy=True)
     da, db = (x.layers["sparse_ot_displacement_drug_2"].toarray() for x in (a, b))
     np.testing.assert_array_equal(da, db)
     np.testing.assert_array_equal(da, c.layers["sparse_ot_displacement"].toarray())
@@ -141,14 +147,14 @@ def test_results_do_not_depend_on_target_order(synthetic):
 
 def test_lam_zero_is_denser_than_default(synthetic):
     plain = sso.tl.sparse_ot(synthetic, target="drug_1", lam=0.0, config=FAST, progress=False, copy=True)
-    sparse_ = sso.tl.sparse_ot(synthetic, target="drug_1", config=FAST, progress=False, copy=True)
+    sparse_ = sso.tl.sparse_ot(synthetic, target="drug_1", config=FAST, lam=1.0, progress=False, copy=True)
     assert sso.get.summary(plain)["avg_dim"][0] > 2 * sso.get.summary(sparse_)["avg_dim"][0]
 
 
 @pytest.mark.parametrize("penalty", ["l1", "l0", "k_overlap"])
 def test_other_penalties_run_and_rank_true_genes_first(synthetic, penalty):
     out = sso.tl.sparse_ot(
-        synthetic, target="drug_1", penalty=penalty, config=FAST, progress=False, copy=True
+        synthetic, target="drug_1", penalty=penalty, config=FAST, lam=1.0, progress=False, copy=True
     )
     top = set(sso.get.perturbed_genes(out).head(4)["gene"])
     assert top == set(synthetic.uns["true_genes"]["drug_1"])
@@ -157,7 +163,13 @@ def test_other_penalties_run_and_rank_true_genes_first(synthetic, penalty):
 
 def test_penalty_instance(synthetic):
     out = sso.tl.sparse_ot(
-        synthetic, target="drug_1", penalty=sso.core.STVS(gamma=0.5), config=FAST, progress=False, copy=True
+        synthetic,
+        target="drug_1",
+        penalty=sso.core.STVS(gamma=0.5),
+        config=FAST,
+        lam=1.0,
+        progress=False,
+        copy=True,
     )
     assert out.uns["sparse_ot"]["params"]["penalty"] == "STVS"
     assert out.uns["sparse_ot"]["params"]["penalty_params"] == {"gamma": 0.5}
@@ -174,7 +186,7 @@ def test_get_map_reproduces_layer(fitted):
 
 def test_store_maps_false(synthetic):
     out = sso.tl.sparse_ot(
-        synthetic, target="drug_1", config=FAST, progress=False, copy=True, store_maps=False
+        synthetic, target="drug_1", config=FAST, lam=1.0, progress=False, copy=True, store_maps=False
     )
     with pytest.raises(KeyError, match="store_maps=True"):
         sso.get.map(out)
@@ -183,3 +195,50 @@ def test_store_maps_false(synthetic):
 def test_schema_layer_key():
     assert _schema.layer_key("k", "d", 1) == "k_displacement"
     assert _schema.layer_key("k", "d", 2) == "k_displacement_d"
+
+
+SMALL_ANNEAL = sso.core.AnnealConfig(n_init=150, n_train=40, decay=0.6)
+
+
+def test_lam_auto_anneals_and_records_moves(synthetic):
+    out = sso.tl.sparse_ot(
+        synthetic, target="drug_1", config=FAST, anneal=SMALL_ANNEAL, progress=False, copy=True
+    )
+    moves = out.uns["sparse_ot"]["moves"]
+    n = sso.core.annealing.n_moves(SMALL_ANNEAL)
+    assert len(moves) == n + 1  # the initial state and one row per proposal
+    assert moves["accepted"].dtype == bool
+    assert moves["temperature"].is_monotonic_decreasing
+    summary = sso.get.summary(out)
+    assert summary["reason"][0] == "annealed"
+    assert summary["lam"][0] != 1.0  # λ moved
+    # the final λ is the last accepted one
+    assert summary["lam"][0] == pytest.approx(moves.loc[moves["accepted"], "lam"].iloc[-1])
+    assert set(sso.get.perturbed_genes(out).head(4)["gene"]) == set(synthetic.uns["true_genes"]["drug_1"])
+    assert out.uns["sparse_ot"]["params"]["lam"] == "auto"
+
+
+def test_max_genes_limit_holds_and_raises_lam(synthetic):
+    out = sso.tl.sparse_ot(
+        synthetic,
+        target="drug_1",
+        lam=0.0 + 1e-3,
+        max_genes=2,
+        config=FAST,
+        anneal=SMALL_ANNEAL,
+        progress=False,
+        copy=True,
+    )
+    summary = sso.get.summary(out)
+    assert summary["reason"][0] == "dimension_met"
+    assert (
+        summary["avg_dim"][0] <= 2.0 + 0.25
+    )  # evaluated on all cells, limit enforced on the evaluation cells
+    assert summary["lam"][0] > 1e-3
+    moves = out.uns["sparse_ot"]["moves"]
+    # after the raises, accepted downward moves keep the limit
+    assert (moves.loc[moves["accepted"], "dim"] <= 4.0).iloc[-1]
+    # the unconstrained fit at the start moves more genes than the limit allows
+    plain = sso.tl.sparse_ot(synthetic, target="drug_1", lam=0.05, config=FAST, progress=False, copy=True)
+    assert sso.get.summary(plain)["avg_dim"][0] > 8.0
+    assert set(sso.get.perturbed_genes(out, selected_only=True)["gene"]) == set(synthetic.uns["true_genes"]["drug_1"])

@@ -72,6 +72,7 @@ def _fit(args: argparse.Namespace) -> int:
         layer=args.layer,
         penalty=args.penalty,
         lam=args.lam,
+        max_genes=args.max_genes,
         n_iters=args.n_iters,
         device=args.device,
         seed=args.seed,
@@ -82,6 +83,16 @@ def _fit(args: argparse.Namespace) -> int:
     print(get.perturbed_genes(adata, args.key_added, selected_only=True).to_string(index=False))
     print(f"Wrote {args.out}")
     return 0
+
+
+def _lam(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError as err:
+        msg = f"expected a number or 'auto', got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from err
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="fit maps on the embedded synthetic 3-drug data and print each drug's genes"
     )
-    demo.add_argument("--n-iters", type=int, default=800, help="maximum iterations per drug (default 800)")
+    demo.add_argument("--lam", type=_lam, default="auto", help="penalty strength, or 'auto' (default)")
+    demo.add_argument("--n-iters", type=int, help="maximum iterations per drug with a fixed --lam")
     demo.add_argument("--device", default="auto")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", help="also write the annotated data to this .h5ad file")
@@ -109,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--target", nargs="*", help="target groups (default: every group but the source)")
     fit.add_argument("--layer")
     fit.add_argument("--penalty", default="stvs", choices=["stvs", "l1", "l0", "k_overlap"])
-    fit.add_argument("--lam", type=float, default=2.0)
+    fit.add_argument("--lam", type=_lam, default="auto", help="penalty strength, or 'auto' (default)")
+    fit.add_argument("--max-genes", type=float, help="limit on the average number of moved genes per cell")
     fit.add_argument("--n-iters", type=int)
     fit.add_argument("--device", default="auto")
     fit.add_argument("--seed", type=int, default=0)

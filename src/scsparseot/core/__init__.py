@@ -1,6 +1,7 @@
 """Pure torch/numpy core: ICNN potentials, penalties, trainer, metrics. No AnnData here."""
 
 from ._device import named_seed, resolve_device, spawn_seeds
+from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
 from .icnn import ICNN
 from .map import SparseOTMap
 from .metrics import (
@@ -19,6 +20,7 @@ __all__ = [
     "ICNN",
     "L1",
     "STVS",
+    "AnnealConfig",
     "ConvergenceMonitor",
     "FitResult",
     "KOverlap",
@@ -27,6 +29,8 @@ __all__ = [
     "SparseOTMap",
     "TrainConfig",
     "Trainer",
+    "anneal_lambda",
+    "constrain_dimension",
     "default_support_tol",
     "displacement_dim",
     "fit_map",

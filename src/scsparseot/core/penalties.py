@@ -59,7 +59,7 @@ class STVS(Penalty):
         Scale γ > 0, in the units of the data the trainer sees (standardised units by default).
     """
 
-    gamma: float = 1.0
+    gamma: float = 0.5
     name = "stvs"
 
     def __post_init__(self) -> None:

@@ -21,13 +21,14 @@ import copy
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
 from ._device import resolve_device
+from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, n_moves
 from .icnn import ACTIVATIONS, ICNN
 from .map import SparseOTMap
 from .metrics import sliced_wasserstein
@@ -103,7 +104,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_final: float = 0.1
     f_lr_scale: float = 0.1
-    f_weight_decay: float = 10.0
+    f_weight_decay: float = 50.0
     betas: tuple[float, float] = (0.5, 0.9)
     batch_size: int | None = 256
     eval_every: int = 50
@@ -359,10 +360,16 @@ class Trainer:
         self.f.project()
         return float(loss_g.detach()), float(loss_f.detach())
 
-    def train(self, n_steps: int, *, callback: Callable[[dict[str, float]], None] | None = None) -> str:
-        """Run up to ``n_steps`` iterations; stop early on convergence or unrecoverable divergence.
+    def train(
+        self,
+        n_steps: int,
+        *,
+        callback: Callable[[dict[str, float]], None] | None = None,
+        stop_early: bool = True,
+    ) -> str:
+        """Run up to ``n_steps`` iterations.
 
-        Returns the reason: ``"converged"``, ``"diverged"`` or ``"steps"`` (budget used up).
+        Training stops on unrecoverable divergence, and on convergence when ``stop_early``. Returns the reason: ``"converged"``, ``"diverged"`` or ``"steps"`` (budget used up).
         """
         monitor = ConvergenceMonitor(self.config.patience, self.config.min_delta, self.config.dim_delta)
         start = self.step
@@ -385,7 +392,7 @@ class Trainer:
             self._log(record)
             if callback is not None:
                 callback(record)
-            if stop and self.step >= self.config.min_iters:
+            if stop_early and stop and self.step >= self.config.min_iters:
                 return "converged"
         return "steps"
 
@@ -474,6 +481,8 @@ def _eval_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _check_lam(lam: float) -> float:
+    if lam == "auto":
+        return 1.0
     if isinstance(lam, bool) or not isinstance(lam, int | float | np.floating | np.integer):
         msg = f"lam must be a number >= 0, got {lam!r}."
         raise TypeError(msg)
@@ -488,15 +497,17 @@ def fit_map(
     y: np.ndarray,
     *,
     penalty: PenaltyName | Penalty = "stvs",
-    lam: float = 1.0,
+    lam: float | Literal["auto"] = 1.0,
+    max_genes: float | None = None,
     config: TrainConfig | None = None,
+    anneal: AnnealConfig | None = None,
     support_tol: float | np.ndarray | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     genes: list[str] | None = None,
     callback: Callable[[dict[str, float]], None] | None = None,
 ) -> FitResult:
-    """Fit a sparse Monge map from ``x`` (source cells) to ``y`` (target cells) with a fixed λ.
+    """Fit a sparse Monge map from ``x`` (source cells) to ``y`` (target cells).
 
     Parameters
     ----------
@@ -505,9 +516,16 @@ def fit_map(
     penalty
         ``"stvs"`` (default), ``"l1"``, ``"l0"``, ``"k_overlap"`` or a :class:`~scsparseot.core.Penalty`.
     lam
-        Penalty strength λ ≥ 0 (``0`` is the plain ICNN map of Makkuva et al.).
+        Penalty strength λ ≥ 0 (``0`` is the plain ICNN map of Makkuva et al.), or ``"auto"`` to
+        tune it by simulated annealing (:func:`~scsparseot.core.annealing.anneal_lambda`).
+    max_genes
+        Limit on the average number of moved genes per cell: λ is raised until the limit holds,
+        then lowered while it holds (:func:`~scsparseot.core.annealing.constrain_dimension`),
+        starting from ``lam`` (or 1 when ``lam="auto"``).
     config
-        :class:`TrainConfig`.
+        :class:`TrainConfig`; with a λ search, ``config.n_iters`` is not used (see ``anneal``).
+    anneal
+        :class:`~scsparseot.core.annealing.AnnealConfig` of the λ searches.
     support_tol
         Tolerance below which a displacement counts as zero (data units, scalar or per gene).
     seed
@@ -522,7 +540,7 @@ def fit_map(
     Returns
     -------
     FitResult
-        The map, its history and convergence flags.
+        The map, its history, the λ moves of a search and convergence flags.
 
     Examples
     --------
@@ -533,15 +551,34 @@ def fit_map(
     >>> y = rng.normal(size=(200, 5)).astype("float32")
     >>> y[:, 0] += 3.0
     >>> res = fit_map(x, y, lam=0.5, config=TrainConfig(n_iters=100, hidden=(16,)), device="cpu")
-    >>> np.abs(res.map.displacement(x)).mean(0).argmax()
-    np.int64(0)
+    >>> int(np.abs(res.map.displacement(x)).mean(0).argmax())
+    0
     """
     t0 = time.perf_counter()
+    search = lam == "auto" or max_genes is not None
+    lam0 = 1.0 if lam == "auto" else lam
+    config = config or TrainConfig()
+    if search:
+        anneal = anneal or AnnealConfig()
+        # the learning-rate schedule spans the whole search
+        budget = anneal.n_init + anneal.n_train * (
+            n_moves(anneal) + (anneal.max_increases if max_genes else 0)
+        )
+        config = replace(config, n_iters=budget)
     trainer = Trainer(
-        x, y, penalty=penalty, lam=lam, config=config, support_tol=support_tol, seed=seed, device=device
+        x, y, penalty=penalty, lam=lam0, config=config, support_tol=support_tol, seed=seed, device=device
     )
-    reason = trainer.train(trainer.config.n_iters, callback=callback)
-    return finish(trainer, reason, genes=genes, seconds=time.perf_counter() - t0)
+    moves = None
+    if max_genes is not None:
+        if not (isinstance(max_genes, int | float | np.number) and 0 < max_genes <= trainer.dim):
+            msg = f"max_genes must be a number in (0, n_genes={trainer.dim}], got {max_genes!r}."
+            raise ValueError(msg)
+        reason, moves = constrain_dimension(trainer, float(max_genes), anneal, seed=seed, callback=callback)
+    elif lam == "auto":
+        reason, moves = anneal_lambda(trainer, anneal, seed=seed, callback=callback)
+    else:
+        reason = trainer.train(config.n_iters, callback=callback)
+    return finish(trainer, reason, genes=genes, seconds=time.perf_counter() - t0, moves=moves)
 
 
 def finish(
@@ -562,7 +599,7 @@ def finish(
         history=trainer.history_arrays(),
         moves=moves or {},
         n_iters=trainer.step,
-        converged=reason == "converged",
+        converged=reason in ("converged", "annealed", "dimension_met"),
         diverged=diverged,
         reason="max_iters" if reason == "steps" else reason,
         seconds=seconds,

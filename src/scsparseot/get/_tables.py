@@ -62,7 +62,7 @@ def perturbed_genes(
     --------
     >>> import scsparseot as sso
     >>> adata = sso.datasets.synthetic_perturbation(n_cells=100, n_genes=20, n_perturbed=3)
-    >>> sso.tl.sparse_ot(adata, n_iters=50, progress=False)
+    >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, progress=False)
     >>> df = sso.get.perturbed_genes(adata, top_n=3)
     >>> df.columns.tolist()
     ['target', 'gene', 'mean_displacement', 'mean_abs_displacement', 'support_fraction', 'rank', 'selected']
@@ -150,7 +150,7 @@ def map(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> Sp
     --------
     >>> import scsparseot as sso
     >>> adata = sso.datasets.synthetic_perturbation(n_cells=100, n_genes=20, n_perturbed=3)
-    >>> sso.tl.sparse_ot(adata, n_iters=50, progress=False)
+    >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, progress=False)
     >>> m = sso.get.map(adata, target="drug_1")
     >>> m.transport(adata[adata.obs["drug"] == "control"].X).shape
     (100, 20)

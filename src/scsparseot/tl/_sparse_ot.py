@@ -7,7 +7,7 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy import sparse
@@ -23,7 +23,7 @@ from .._validation import (
     check_options,
     dense_rows,
 )
-from ..core import TrainConfig, fit_map, named_seed, resolve_device, sliced_wasserstein
+from ..core import AnnealConfig, TrainConfig, fit_map, named_seed, resolve_device, sliced_wasserstein
 from ..core.trainer import default_support_tol
 
 if TYPE_CHECKING:
@@ -46,8 +46,10 @@ class FitSpec:
     """What every target's fit shares (picklable: sent to executor workers)."""
 
     penalty: Any
-    lam: float
+    lam: float | str
+    max_genes: float | None
     config: TrainConfig
+    anneal: AnnealConfig | None
     support_tol: np.ndarray
     device: str
 
@@ -66,7 +68,9 @@ def fit_target(
         y,
         penalty=spec.penalty,
         lam=spec.lam,
+        max_genes=spec.max_genes,
         config=spec.config,
+        anneal=spec.anneal,
         support_tol=spec.support_tol,
         seed=seed,
         device=spec.device,
@@ -85,12 +89,14 @@ def sparse_ot(
     layer: str | None = None,
     genes: Sequence[str] | np.ndarray | pd.Index | None = None,
     penalty: PenaltyName | Penalty = "stvs",
-    lam: float = 2.0,
+    lam: float | Literal["auto"] = "auto",
+    max_genes: float | None = None,
     support_tol: float | None = None,
     min_support: float = 0.1,
     n_iters: int | None = None,
     batch_size: int | None = None,
     config: TrainConfig | None = None,
+    anneal: AnnealConfig | None = None,
     device: DeviceName | str = "auto",
     seed: int = 0,
     executor: Executor | None = None,
@@ -125,19 +131,29 @@ def sparse_ot(
         in units of the data divided by its typical gene standard deviation.
     lam
         Penalty strength λ ≥ 0 (a mean over cells, so it means the same at any number of cells);
-        ``0`` gives the plain ICNN map.
+        ``0`` gives the plain ICNN map. ``"auto"`` tunes λ per target by simulated annealing of
+        ``Eval = α·Spa + (1 − α)·Err`` (DisNOT Alg. 1; see ``anneal``), best for a few dozen to a
+        few hundred genes.
+    max_genes
+        Limit on the average number of genes moved per cell (DisNOT Alg. 2, for many genes): λ is
+        raised until the limit holds, then lowered while it holds to make the map as faithful
+        as the limit allows. Starts from ``lam`` (1 when ``lam="auto"``).
     support_tol
         Absolute tolerance (data units) under which a displacement counts as zero. ``None`` uses,
         per gene, 0.1 × the gene's standard deviation in the source cells.
     min_support
         A gene is *selected* for a target when it moves in at least this share of source cells.
     n_iters
-        Maximum training iterations per target (overrides ``config.n_iters``); training stops
-        earlier once the map has converged.
+        Maximum training iterations per target with a fixed λ (overrides ``config.n_iters``);
+        training stops earlier once the map has converged. λ searches set their own budget
+        (``anneal``).
     batch_size
         Cells per training batch (overrides ``config.batch_size``).
     config
         Full trainer settings, :class:`~scsparseot.core.TrainConfig`.
+    anneal
+        Settings of the λ searches, :class:`~scsparseot.core.AnnealConfig` (``alpha``, iteration
+        counts, temperature schedule).
     device
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     seed
@@ -175,7 +191,7 @@ def sparse_ot(
     --------
     >>> import scsparseot as sso
     >>> adata = sso.datasets.synthetic_perturbation(n_cells=200, n_genes=40, n_perturbed=4, n_drugs=2)
-    >>> sso.tl.sparse_ot(adata, groupby="drug", source="control", n_iters=200, progress=False)
+    >>> sso.tl.sparse_ot(adata, groupby="drug", source="control", lam=1.0, n_iters=200, progress=False)
     >>> sso.get.perturbed_genes(adata, target="drug_1").head(4)["gene"].tolist()  # doctest: +SKIP
     """
     # ---- validate everything before touching anything
@@ -203,6 +219,16 @@ def sparse_ot(
     if config is not None and not isinstance(config, TrainConfig):
         msg = f"config must be a scsparseot.core.TrainConfig, got {type(config).__name__}."
         raise TypeError(msg)
+    if anneal is not None and not isinstance(anneal, AnnealConfig):
+        msg = f"anneal must be a scsparseot.core.AnnealConfig, got {type(anneal).__name__}."
+        raise TypeError(msg)
+    if max_genes is not None and (
+        isinstance(max_genes, bool)
+        or not isinstance(max_genes, int | float | np.number)
+        or not 0 < max_genes < gene_idx.size
+    ):
+        msg = f"max_genes must be a number between 0 and the number of fitted genes ({gene_idx.size}), exclusive; got {max_genes!r}."
+        raise ValueError(msg)
     config = config or TrainConfig()
     overrides = {k: v for k, v in (("n_iters", n_iters), ("batch_size", batch_size)) if v is not None}
     if overrides:
@@ -221,7 +247,15 @@ def sparse_ot(
         if support_tol is None
         else np.full(x.shape[1], float(support_tol), dtype=np.float32)
     )
-    spec = FitSpec(penalty=penalty, lam=float(lam), config=config, support_tol=tol, device=str(dev))
+    spec = FitSpec(
+        penalty=penalty,
+        lam=lam if lam == "auto" else float(lam),
+        max_genes=None if max_genes is None else float(max_genes),
+        config=config,
+        anneal=anneal,
+        support_tol=tol,
+        device=str(dev),
+    )
     seeds = {t: named_seed(seed, t) for t in target_rows}
 
     # ---- fit
@@ -246,7 +280,9 @@ def sparse_ot(
         "genes": None if genes is None else np.asarray(gene_names, dtype=object),
         "penalty": penalty if isinstance(penalty, str) else type(penalty).__name__,
         "penalty_params": {} if isinstance(penalty, str) else dataclasses.asdict(penalty),
-        "lam": float(lam),
+        "lam": lam if lam == "auto" else float(lam),
+        "max_genes": None if max_genes is None else float(max_genes),
+        "anneal": (anneal or AnnealConfig()).to_dict() if (lam == "auto" or max_genes is not None) else None,
         "support_tol": None if support_tol is None else float(support_tol),
         "min_support": float(min_support),
         "n_iters": int(config.n_iters),
@@ -286,7 +322,8 @@ def _run_fits(
     out = {}
     for t, y in ys.items():
         t0 = time.perf_counter()
-        with tqdm(total=spec.config.n_iters, desc=str(t), disable=not progress, leave=False) as bar:
+        total = None if (spec.lam == "auto" or spec.max_genes is not None) else spec.config.n_iters
+        with tqdm(total=total, desc=str(t), disable=not progress, leave=False) as bar:
 
             def update(record: dict[str, float], bar: Any = bar) -> None:
                 bar.update(int(record["step"]) - bar.n)
