@@ -239,4 +239,23 @@ def test_max_genes_limit_holds_and_raises_lam(synthetic):
     # the unconstrained fit at the start moves more genes than the limit allows
     plain = sso.tl.sparse_ot(synthetic, target="drug_1", lam=0.05, config=FAST, progress=False, copy=True)
     assert sso.get.summary(plain)["avg_dim"][0] > 8.0
-    assert set(sso.get.perturbed_genes(out, selected_only=True)["gene"]) == set(synthetic.uns["true_genes"]["drug_1"])
+    assert set(sso.get.perturbed_genes(out, selected_only=True)["gene"]) == set(
+        synthetic.uns["true_genes"]["drug_1"]
+    )
+
+
+def test_stability_refits_record_selection_frequency(synthetic):
+    out = sso.tl.sparse_ot(
+        synthetic, target="drug_1", config=FAST, lam=1.0, n_runs=3, progress=False, copy=True
+    )
+    table = sso.get.perturbed_genes(out)
+    freq = table.set_index("gene")["selection_frequency"]
+    assert freq.between(0, 1).all()
+    assert set(np.round(freq * 3, 6)) <= {0.0, 1.0, 2.0, 3.0}  # multiples of 1/3
+    truth = list(synthetic.uns["true_genes"]["drug_1"])
+    assert (freq[truth] == 1.0).all()
+    assert freq.drop(truth).mean() < 0.2
+    plain = sso.get.perturbed_genes(
+        sso.tl.sparse_ot(synthetic, target="drug_1", config=FAST, lam=1.0, progress=False, copy=True)
+    )
+    assert plain["selection_frequency"].isna().all()

@@ -39,6 +39,7 @@ GENE_COLUMNS = (
     "support_fraction",
     "rank",
     "selected",
+    "selection_frequency",
 )
 SUMMARY_COLUMNS = (
     "n_source",
@@ -76,6 +77,7 @@ class TargetResult:
     mean_abs_displacement: np.ndarray
     support_fraction: np.ndarray
     selected: np.ndarray
+    selection_frequency: np.ndarray
     summary: dict[str, Any]
     history: dict[str, np.ndarray]
     moves: dict[str, np.ndarray]
@@ -96,6 +98,7 @@ def gene_table(target: str, genes: np.ndarray, res: TargetResult) -> pd.DataFram
             "support_fraction": res.support_fraction.astype(np.float64),
             "rank": rank,
             "selected": res.selected.astype(bool),
+            "selection_frequency": res.selection_frequency.astype(np.float64),
         }
     )
     return df.iloc[order].reset_index(drop=True)

@@ -13,6 +13,7 @@ from .metrics import (
     support_frequency,
 )
 from .penalties import L1, STVS, KOverlap, Penalty, SmoothedL0, get_penalty
+from .stability import selected_genes, selection_frequency
 from .stopping import ConvergenceMonitor
 from .trainer import FitResult, TrainConfig, Trainer, default_support_tol, fit_map
 
@@ -40,6 +41,8 @@ __all__ = [
     "rank_genes",
     "recall",
     "resolve_device",
+    "selected_genes",
+    "selection_frequency",
     "sliced_wasserstein",
     "spawn_seeds",
     "support_frequency",

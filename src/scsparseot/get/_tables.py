@@ -53,10 +53,11 @@ def perturbed_genes(
     Returns
     -------
     DataFrame with columns ``target, gene, mean_displacement, mean_abs_displacement,
-    support_fraction, rank, selected`` (always these, whatever the filters): the signed and absolute
-    mean displacement over source cells (data units), the share of source cells in which the gene
-    moves, the rank by mean absolute displacement (1 = most moved) and whether the gene is
-    selected (support at least ``min_support`` of the fit).
+    support_fraction, rank, selected, selection_frequency`` (always these, whatever the filters):
+    the signed and absolute mean displacement over source cells (data units), the share of source
+    cells in which the gene moves, the rank by mean absolute displacement (1 = most moved),
+    whether the gene is selected (support at least ``min_support`` of the fit) and the share of
+    stability refits that select it (``NaN`` unless ``tl.sparse_ot`` ran with ``n_runs > 0``).
 
     Examples
     --------
@@ -65,7 +66,7 @@ def perturbed_genes(
     >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, progress=False)
     >>> df = sso.get.perturbed_genes(adata, top_n=3)
     >>> df.columns.tolist()
-    ['target', 'gene', 'mean_displacement', 'mean_abs_displacement', 'support_fraction', 'rank', 'selected']
+    ['target', 'gene', 'mean_displacement', 'mean_abs_displacement', 'support_fraction', 'rank', 'selected', 'selection_frequency']
     >>> len(df)
     3
     """

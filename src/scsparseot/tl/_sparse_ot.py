@@ -23,7 +23,16 @@ from .._validation import (
     check_options,
     dense_rows,
 )
-from ..core import AnnealConfig, TrainConfig, fit_map, named_seed, resolve_device, sliced_wasserstein
+from ..core import (
+    AnnealConfig,
+    TrainConfig,
+    fit_map,
+    named_seed,
+    resolve_device,
+    selected_genes,
+    selection_frequency,
+    sliced_wasserstein,
+)
 from ..core.trainer import default_support_tol
 
 if TYPE_CHECKING:
@@ -52,9 +61,19 @@ class FitSpec:
     anneal: AnnealConfig | None
     support_tol: np.ndarray
     device: str
+    n_runs: int = 0
+    min_support: float = 0.1
 
 
-def fit_target(
+@dataclass(frozen=True)
+class TargetFit:
+    """A target's main fit and, with refits, each gene's selection frequency."""
+
+    fit: FitResult
+    selection_frequency: np.ndarray | None
+
+
+def _fit(
     x: np.ndarray,
     y: np.ndarray,
     spec: FitSpec,
@@ -62,7 +81,6 @@ def fit_target(
     genes: list[str],
     callback: Callable[[dict[str, float]], None] | None = None,
 ) -> FitResult:
-    """Fit one target (a top-level function so that process and cluster executors can run it)."""
     return fit_map(
         x,
         y,
@@ -79,6 +97,34 @@ def fit_target(
     )
 
 
+def fit_target(
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: FitSpec,
+    seed: int,
+    genes: list[str],
+    callback: Callable[[dict[str, float]], None] | None = None,
+) -> TargetFit:
+    """Fit one target (a top-level function so that process and cluster executors can run it).
+
+    With ``spec.n_runs > 0``, refit ``n_runs`` times on random 80% subsamples at the main fit's
+    final λ (no new λ search) and record how often each gene is selected.
+    """
+    main = _fit(x, y, spec, seed, genes, callback)
+    freq = None
+    if spec.n_runs > 0:
+        fixed = replace(spec, lam=main.lam, max_genes=None)
+        freq = selection_frequency(
+            x,
+            y,
+            lambda xs, ys, s: _fit(xs, ys, fixed, s, genes),
+            n_runs=spec.n_runs,
+            min_support=spec.min_support,
+            seed=seed,
+        )
+    return TargetFit(main, freq)
+
+
 @doc_params(doc_adata=doc_adata)
 def sparse_ot(
     adata: AnnData,
@@ -93,6 +139,7 @@ def sparse_ot(
     max_genes: float | None = None,
     support_tol: float | None = None,
     min_support: float = 0.1,
+    n_runs: int = 0,
     n_iters: int | None = None,
     batch_size: int | None = None,
     config: TrainConfig | None = None,
@@ -143,6 +190,11 @@ def sparse_ot(
         per gene, 0.1 × the gene's standard deviation in the source cells.
     min_support
         A gene is *selected* for a target when it moves in at least this share of source cells.
+    n_runs
+        Stability: number of refits per target, each on a random 80% of the source and target
+        cells at the main fit's λ. Each gene's *selection frequency* (share of refits selecting it)
+        goes into the gene table; genes selected in most refits are the ones to trust.
+        ``0`` (default) skips the refits.
     n_iters
         Maximum training iterations per target with a fixed λ (overrides ``config.n_iters``);
         training stops earlier once the map has converged. λ searches set their own budget
@@ -208,6 +260,9 @@ def sparse_ot(
     if not (isinstance(min_support, int | float) and 0 <= min_support <= 1):
         msg = f"min_support must be a share between 0 and 1, got {min_support!r}."
         raise ValueError(msg)
+    if isinstance(n_runs, bool) or not isinstance(n_runs, int | np.integer) or n_runs < 0:
+        msg = f"n_runs must be a non-negative integer (number of stability refits), got {n_runs!r}."
+        raise ValueError(msg)
     source_rows, target_rows = check_groups(adata, groupby, source, target)
     bad = [t for t in target_rows if "/" in t]
     if bad:
@@ -255,6 +310,8 @@ def sparse_ot(
         anneal=anneal,
         support_tol=tol,
         device=str(dev),
+        n_runs=int(n_runs),
+        min_support=float(min_support),
     )
     seeds = {t: named_seed(seed, t) for t in target_rows}
 
@@ -285,6 +342,7 @@ def sparse_ot(
         "anneal": (anneal or AnnealConfig()).to_dict() if (lam == "auto" or max_genes is not None) else None,
         "support_tol": None if support_tol is None else float(support_tol),
         "min_support": float(min_support),
+        "n_runs": int(n_runs),
         "n_iters": int(config.n_iters),
         "batch_size": None if config.batch_size is None else int(config.batch_size),
         "config": {k: np.asarray(v) if isinstance(v, list) else v for k, v in config.to_dict().items()},
@@ -310,7 +368,7 @@ def _run_fits(
     *,
     executor: Executor | None,
     progress: bool,
-) -> dict[str, FitResult]:
+) -> dict[str, TargetFit]:
     from tqdm.auto import tqdm
 
     if executor is not None:
@@ -332,17 +390,19 @@ def _run_fits(
                 )
 
             out[t] = fit_target(x, y, spec, seeds[t], genes, update)
-        logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].reason)
+        logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].fit.reason)
     return out
 
 
 def _summarise(
-    target: str, fit: FitResult, x: np.ndarray, y: np.ndarray, *, min_support: float, store_map: bool
+    target: str, target_fit: TargetFit, x: np.ndarray, y: np.ndarray, *, min_support: float, store_map: bool
 ) -> _schema.TargetResult:
+    fit = target_fit.fit
     delta = fit.map.displacement(x)
     moved = np.abs(delta) > fit.map.support_tol
     support = moved.mean(0)
-    selected = support >= min_support if min_support > 0 else support > 0
+    selected = selected_genes(delta, fit.map.support_tol, min_support)
+    freq = target_fit.selection_frequency
     sliced_w = sliced_wasserstein(x + delta, y, n_projections=200, seed=0)
     summary = {
         "n_source": int(x.shape[0]),
@@ -365,6 +425,7 @@ def _summarise(
         mean_abs_displacement=np.abs(delta).mean(0),
         support_fraction=support,
         selected=selected,
+        selection_frequency=np.full(support.shape, np.nan) if freq is None else freq,
         summary=summary,
         history=fit.history,
         moves=fit.moves,
