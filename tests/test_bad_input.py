@@ -113,6 +113,7 @@ def test_sparse_csr_is_accepted(small):
         ({"key_added": ""}, TypeError, "key_added must be a non-empty string"),
         ({"seed": -1}, ValueError, "seed must be a non-negative integer"),
         ({"min_support": 2.0}, ValueError, "min_support"),
+        ({"n_runs": -1}, ValueError, "n_runs must be a non-negative integer"),
         ({"config": {"n_iters": 3}}, TypeError, "TrainConfig"),
         ({"target": []}, ValueError, "empty list"),
         ({"max_genes": 0}, ValueError, "max_genes must be a number between 0"),

@@ -259,3 +259,26 @@ def test_stability_refits_record_selection_frequency(synthetic):
         sso.tl.sparse_ot(synthetic, target="drug_1", config=FAST, lam=1.0, progress=False, copy=True)
     )
     assert plain["selection_frequency"].isna().all()
+
+
+def test_response_score_and_responder_fraction():
+    adata = sso.datasets.synthetic_perturbation(
+        n_cells=300, n_genes=20, n_perturbed=3, intensity=4.0, response_fraction=0.5, seed=4
+    )
+    sso.tl.sparse_ot(adata, config=FAST, lam=1.0, progress=False)
+    col = adata.obs["sparse_ot_response_drug_1"]
+    src = (adata.obs["drug"] == "control").to_numpy()
+    assert col[~src].isna().all()
+    assert (col[src] >= 0).all()
+    # the response equals the norm of each source row of the displacement layer
+    layer = adata.layers["sparse_ot_displacement"][src].toarray()
+    np.testing.assert_allclose(col[src].to_numpy(), np.linalg.norm(layer, axis=1), rtol=1e-5, atol=1e-6)
+    frac = sso.get.summary(adata)["responder_fraction"][0]
+    selected = sso.get.perturbed_genes(adata, selected_only=True)["gene"]
+    cols = adata.var_names.get_indexer(selected)
+    assert frac == pytest.approx((layer[:, cols] != 0).any(1).mean())
+    # a monotone OT map moves the cells that are already high in a shifted gene the most
+    top = cols[0]
+    x_top = adata.X[src][:, top]
+    sign = np.sign(layer[:, top].mean())
+    assert np.corrcoef(sign * x_top, np.abs(layer[:, top]))[0, 1] > 0.3

@@ -9,6 +9,8 @@ Written under ``key`` (``key_added``):
 * ``adata.layers[f"{key}_displacement"]`` (one target) or ``adata.layers[f"{key}_displacement_{target}"]``
   (several): CSR float32, ``n_obs × n_vars``; rows of source cells hold ``T(x) − x`` with
   ``|Δ| ≤ support_tol`` set to 0; other rows and genes that were not fitted are empty.
+* ``adata.obs[f"{key}_response_{target}"]``: per-cell response score (norm of the sparsified
+  displacement) on the source rows, NaN elsewhere.
 * ``adata.varm[f"{key}_support"]``: DataFrame ``n_vars × n_targets``, share of source cells in
   which the gene moves.
 * ``adata.uns[key]`` with ``params`` (resolved arguments), ``summary`` (one row per target),
@@ -47,6 +49,7 @@ SUMMARY_COLUMNS = (
     "n_genes",
     "n_selected_genes",
     "avg_dim",
+    "responder_fraction",
     "sliced_w",
     "lam",
     "n_iters",
@@ -62,6 +65,11 @@ def layer_key(key: str, target: str, n_targets: int) -> str:
     return f"{key}_displacement" if n_targets == 1 else f"{key}_displacement_{target}"
 
 
+def response_key(key: str, target: str) -> str:
+    """Obs column of the per-cell response score of ``target``."""
+    return f"{key}_response_{target}"
+
+
 def support_key(key: str) -> str:
     """Varm key of the support fractions."""
     return f"{key}_support"
@@ -73,6 +81,7 @@ class TargetResult:
 
     target: str
     delta: sparse.csr_matrix  # n_source × n_fitted_genes, sparsified
+    response: np.ndarray  # n_source, norm of the sparsified displacement
     mean_displacement: np.ndarray
     mean_abs_displacement: np.ndarray
     support_fraction: np.ndarray
@@ -146,6 +155,10 @@ def write_results(
         adata.layers[lk] = full
         written.append(f"layers[{lk!r}]")
         support.iloc[gene_idx, support.columns.get_loc(res.target)] = res.support_fraction
+        score = np.full(n_obs, np.nan, dtype=np.float32)
+        score[source_rows] = res.response
+        adata.obs[response_key(key, res.target)] = score
+        written.append(f"obs[{response_key(key, res.target)!r}]")
     adata.varm[support_key(key)] = support
     written.append(f"varm[{support_key(key)!r}]")
     summary = pd.DataFrame([r.summary for r in results], index=pd.Index(targets, name="target"))
@@ -173,6 +186,8 @@ def _drop_previous(adata: AnnData, key: str) -> None:
     targets = [str(t) for t in old["summary"].index]
     for t in targets:
         adata.layers.pop(layer_key(key, t, len(targets)), None)
+        if response_key(key, t) in adata.obs:
+            del adata.obs[response_key(key, t)]
 
 
 def read_results(adata: AnnData, key: str) -> dict[str, Any]:

@@ -108,7 +108,8 @@ def summary(adata: AnnData, key: str = "sparse_ot") -> pd.DataFrame:
     Returns
     -------
     DataFrame with columns ``target, n_source, n_target, n_genes, n_selected_genes, avg_dim,
-    sliced_w, lam, n_iters, converged, diverged, reason, seconds``.
+    responder_fraction, sliced_w, lam, n_iters, converged, diverged, reason, seconds``.
+    ``responder_fraction`` is the share of source cells that move in at least one selected gene.
     """
     res = _schema.read_results(adata, key)
     df = res["summary"].copy()

@@ -234,6 +234,9 @@ def sparse_ot(
         ``|Δ| ≤ support_tol`` set to zero.
     ``adata.varm[f"{{key}}_support"]``
         Share of source cells in which each gene moves, one column per target.
+    ``adata.obs[f"{{key}}_response_{{target}}"]``
+        Per-cell response score: the norm of the (sparsified) displacement of each source cell
+        (``NaN`` for other cells), to see which cells a drug moves and how far.
     ``adata.uns[key]``
         ``params``, ``summary`` (per target), ``genes`` (per target × gene; see
         :func:`scsparseot.get.perturbed_genes`), ``history`` and ``moves`` (training traces) and
@@ -404,12 +407,16 @@ def _summarise(
     selected = selected_genes(delta, fit.map.support_tol, min_support)
     freq = target_fit.selection_frequency
     sliced_w = sliced_wasserstein(x + delta, y, n_projections=200, seed=0)
+    kept = np.where(moved, delta, 0.0)
+    response = np.linalg.norm(kept, axis=1)
+    responders = moved[:, selected].any(1)
     summary = {
         "n_source": int(x.shape[0]),
         "n_target": int(y.shape[0]),
         "n_genes": int(x.shape[1]),
         "n_selected_genes": int(selected.sum()),
         "avg_dim": float(moved.sum(1).mean()),
+        "responder_fraction": float(responders.mean()),
         "sliced_w": float(sliced_w),
         "lam": float(fit.lam),
         "n_iters": int(fit.n_iters),
@@ -420,7 +427,8 @@ def _summarise(
     }
     return _schema.TargetResult(
         target=target,
-        delta=sparse.csr_matrix(np.where(moved, delta, 0.0).astype(np.float32)),
+        delta=sparse.csr_matrix(kept.astype(np.float32)),
+        response=response.astype(np.float32),
         mean_displacement=delta.mean(0),
         mean_abs_displacement=np.abs(delta).mean(0),
         support_fraction=support,
