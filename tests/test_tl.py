@@ -282,3 +282,31 @@ def test_response_score_and_responder_fraction():
     x_top = adata.X[src][:, top]
     sign = np.sign(layer[:, top].mean())
     assert np.corrcoef(sign * x_top, np.abs(layer[:, top]))[0, 1] > 0.3
+
+
+@pytest.mark.parametrize("method", ["exact", "translation"])
+def test_baseline_methods_share_the_schema(synthetic, method):
+    out = sso.tl.sparse_ot(synthetic, target="drug_1", method=method, progress=False, copy=True)
+    summary = sso.get.summary(out)
+    assert summary["reason"][0] == "closed_form"
+    assert out.uns["sparse_ot"]["params"]["method"] == method
+    layer = out.layers["sparse_ot_displacement"]
+    src = (synthetic.obs["drug"] == "control").to_numpy()
+    assert layer[~src].nnz == 0
+    table = sso.get.perturbed_genes(out)
+    assert set(table.head(4)["gene"]) == set(synthetic.uns["true_genes"]["drug_1"])
+    with pytest.raises(KeyError, match="was not stored"):
+        sso.get.map(out)
+
+
+def test_exact_ot_is_dense_and_sparse_icnn_is_not(fitted, synthetic):
+    exact = sso.tl.sparse_ot(synthetic, target="drug_1", method="exact", progress=False, copy=True)
+    assert sso.get.summary(exact)["avg_dim"][0] > 0.8 * synthetic.n_vars
+    assert sso.get.summary(fitted)["avg_dim"].max() < 8
+
+
+def test_method_errors(synthetic):
+    with pytest.raises(ValueError, match="Unknown method 'ot'"):
+        sso.tl.sparse_ot(synthetic, method="ot", progress=False, copy=True)
+    with pytest.raises(ValueError, match="needs max_genes"):
+        sso.tl.sparse_ot(synthetic, method="rgd", progress=False, copy=True)

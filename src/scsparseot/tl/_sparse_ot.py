@@ -6,14 +6,15 @@ import dataclasses
 import logging
 import time
 import warnings
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from scipy import sparse
 
 from .. import _schema
 from .._docs import doc_adata, doc_params
+from .._types import MethodName
 from .._validation import (
     check_adata,
     check_finite,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from .._types import DeviceName, PenaltyName
-    from ..core import FitResult, Penalty
+    from ..core import FitResult, Penalty, SparseOTMap
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +64,25 @@ class FitSpec:
     device: str
     n_runs: int = 0
     min_support: float = 0.1
+    method: str = "sparse_icnn"
 
 
 @dataclass(frozen=True)
 class TargetFit:
-    """A target's main fit and, with refits, each gene's selection frequency."""
+    """What a target's task returns: displacements of the source cells and how they were found."""
 
-    fit: FitResult
-    selection_frequency: np.ndarray | None
+    delta: np.ndarray
+    support_tol: np.ndarray
+    lam: float
+    seconds: float
+    n_iters: int = 0
+    converged: bool = True
+    diverged: bool = False
+    reason: str = "closed_form"
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    moves: dict[str, np.ndarray] = field(default_factory=dict)
+    map: SparseOTMap | None = None
+    selection_frequency: np.ndarray | None = None
 
 
 def _fit(
@@ -97,6 +109,24 @@ def _fit(
     )
 
 
+def _baseline(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int) -> TargetFit:
+    """Displacements of a closed-form or non-neural baseline map (``method != "sparse_icnn"``)."""
+    from .. import baselines
+
+    t0 = time.perf_counter()
+    if spec.method == "exact":
+        tx = baselines.exact_ot_map(x, y)
+    elif spec.method == "translation":
+        tx = baselines.translation_map(x, y, spec.support_tol)
+    elif spec.method == "elastic":
+        tx = baselines.elastic_map(x, y, support_tol=spec.support_tol)
+    else:  # rgd
+        tx = baselines.rgd_map(x, y, max_dim=spec.max_genes, seed=seed)
+    return TargetFit(
+        delta=tx - x, support_tol=spec.support_tol, lam=float("nan"), seconds=time.perf_counter() - t0
+    )
+
+
 def fit_target(
     x: np.ndarray,
     y: np.ndarray,
@@ -110,6 +140,8 @@ def fit_target(
     With ``spec.n_runs > 0``, refit ``n_runs`` times on random 80% subsamples at the main fit's
     final λ (no new λ search) and record how often each gene is selected.
     """
+    if spec.method != "sparse_icnn":
+        return _baseline(x, y, spec, seed)
     main = _fit(x, y, spec, seed, genes, callback)
     freq = None
     if spec.n_runs > 0:
@@ -122,7 +154,20 @@ def fit_target(
             min_support=spec.min_support,
             seed=seed,
         )
-    return TargetFit(main, freq)
+    return TargetFit(
+        delta=main.map.displacement(x),
+        support_tol=main.map.support_tol,
+        lam=main.lam,
+        seconds=main.seconds,
+        n_iters=main.n_iters,
+        converged=main.converged,
+        diverged=main.diverged,
+        reason=main.reason,
+        history=main.history,
+        moves=main.moves,
+        map=main.map,
+        selection_frequency=freq,
+    )
 
 
 @doc_params(doc_adata=doc_adata)
@@ -134,6 +179,7 @@ def sparse_ot(
     *,
     layer: str | None = None,
     genes: Sequence[str] | np.ndarray | pd.Index | None = None,
+    method: MethodName = "sparse_icnn",
     penalty: PenaltyName | Penalty = "stvs",
     lam: float | Literal["auto"] = "auto",
     max_genes: float | None = None,
@@ -172,6 +218,13 @@ def sparse_ot(
     genes
         Gene names (or a boolean mask over ``var_names``) to fit; ``None`` fits all genes. Other
         genes get zero displacement.
+    method
+        ``"sparse_icnn"`` (default): the sparse ICNN map. Baselines, written in the same schema
+        so that they can be compared side by side: ``"exact"`` (exact OT, POT's ``ot.emd``
+        barycentric map), ``"translation"`` (mean shift, soft-thresholded at ``support_tol``),
+        ``"elastic"`` (entropic elastic map, Cuturi et al. 2023) and ``"rgd"`` (gradient descent on
+        the exact-OT displacements under a dimension limit; needs ``max_genes``). The plain ICNN
+        map is ``method="sparse_icnn", lam=0``. Baselines store no map and no training history.
     penalty
         Sparsity penalty on the displacement: ``"stvs"`` (default), ``"l1"``, ``"l0"`` (smoothed ℓ0)
         or ``"k_overlap"``, or a :class:`~scsparseot.core.Penalty` instance. Penalty parameters are
@@ -263,6 +316,15 @@ def sparse_ot(
     if not (isinstance(min_support, int | float) and 0 <= min_support <= 1):
         msg = f"min_support must be a share between 0 and 1, got {min_support!r}."
         raise ValueError(msg)
+    if method not in get_args(MethodName):
+        msg = f"Unknown method {method!r}; choose one of {', '.join(map(repr, get_args(MethodName)))}."
+        raise ValueError(msg)
+    if method == "rgd" and max_genes is None:
+        msg = "method='rgd' needs max_genes= (the limit on moved genes per cell)."
+        raise ValueError(msg)
+    if method != "sparse_icnn" and n_runs:
+        msg = f"n_runs refits are available for method='sparse_icnn' only, not {method!r}."
+        raise ValueError(msg)
     if isinstance(n_runs, bool) or not isinstance(n_runs, int | np.integer) or n_runs < 0:
         msg = f"n_runs must be a non-negative integer (number of stability refits), got {n_runs!r}."
         raise ValueError(msg)
@@ -315,6 +377,7 @@ def sparse_ot(
         device=str(dev),
         n_runs=int(n_runs),
         min_support=float(min_support),
+        method=method,
     )
     seeds = {t: named_seed(seed, t) for t in target_rows}
 
@@ -338,6 +401,7 @@ def sparse_ot(
         "targets": np.asarray(list(target_rows), dtype=object),
         "layer": layer,
         "genes": None if genes is None else np.asarray(gene_names, dtype=object),
+        "method": method,
         "penalty": penalty if isinstance(penalty, str) else type(penalty).__name__,
         "penalty_params": {} if isinstance(penalty, str) else dataclasses.asdict(penalty),
         "lam": lam if lam == "auto" else float(lam),
@@ -384,7 +448,9 @@ def _run_fits(
     for t, y in ys.items():
         t0 = time.perf_counter()
         total = None if (spec.lam == "auto" or spec.max_genes is not None) else spec.config.n_iters
-        with tqdm(total=total, desc=str(t), disable=not progress, leave=False) as bar:
+        with tqdm(
+            total=total, desc=str(t), disable=not progress or spec.method != "sparse_icnn", leave=False
+        ) as bar:
 
             def update(record: dict[str, float], bar: Any = bar) -> None:
                 bar.update(int(record["step"]) - bar.n)
@@ -393,20 +459,17 @@ def _run_fits(
                 )
 
             out[t] = fit_target(x, y, spec, seeds[t], genes, update)
-        logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].fit.reason)
+        logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].reason)
     return out
 
 
 def _summarise(
-    target: str, target_fit: TargetFit, x: np.ndarray, y: np.ndarray, *, min_support: float, store_map: bool
+    target: str, tf: TargetFit, x: np.ndarray, y: np.ndarray, *, min_support: float, store_map: bool
 ) -> _schema.TargetResult:
-    fit = target_fit.fit
-    delta = fit.map.displacement(x)
-    moved = np.abs(delta) > fit.map.support_tol
+    delta = tf.delta
+    moved = np.abs(delta) > tf.support_tol
     support = moved.mean(0)
-    selected = selected_genes(delta, fit.map.support_tol, min_support)
-    freq = target_fit.selection_frequency
-    sliced_w = sliced_wasserstein(x + delta, y, n_projections=200, seed=0)
+    selected = selected_genes(delta, tf.support_tol, min_support)
     kept = np.where(moved, delta, 0.0)
     response = np.linalg.norm(kept, axis=1)
     responders = moved[:, selected].any(1)
@@ -417,13 +480,13 @@ def _summarise(
         "n_selected_genes": int(selected.sum()),
         "avg_dim": float(moved.sum(1).mean()),
         "responder_fraction": float(responders.mean()),
-        "sliced_w": float(sliced_w),
-        "lam": float(fit.lam),
-        "n_iters": int(fit.n_iters),
-        "converged": bool(fit.converged),
-        "diverged": bool(fit.diverged),
-        "reason": fit.reason,
-        "seconds": float(fit.seconds),
+        "sliced_w": float(sliced_wasserstein(x + delta, y, n_projections=200, seed=0)),
+        "lam": float(tf.lam),
+        "n_iters": int(tf.n_iters),
+        "converged": bool(tf.converged),
+        "diverged": bool(tf.diverged),
+        "reason": tf.reason,
+        "seconds": float(tf.seconds),
     }
     return _schema.TargetResult(
         target=target,
@@ -433,9 +496,11 @@ def _summarise(
         mean_abs_displacement=np.abs(delta).mean(0),
         support_fraction=support,
         selected=selected,
-        selection_frequency=np.full(support.shape, np.nan) if freq is None else freq,
+        selection_frequency=np.full(support.shape, np.nan)
+        if tf.selection_frequency is None
+        else tf.selection_frequency,
         summary=summary,
-        history=fit.history,
-        moves=fit.moves,
-        map_arrays=fit.map.to_arrays() if store_map else None,
+        history=tf.history,
+        moves=tf.moves,
+        map_arrays=tf.map.to_arrays() if (store_map and tf.map is not None) else None,
     )
