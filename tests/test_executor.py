@@ -1,0 +1,38 @@
+"""Targets are picklable tasks: an executor gives the same results as fitting in-process."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import scsparseot as sso
+
+from .conftest import FAST
+
+
+def _layers(adata):
+    return {k: v.toarray() for k, v in adata.layers.items()}
+
+
+def test_thread_executor_matches_sequential(synthetic, fitted):
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        out = sso.tl.sparse_ot(synthetic, config=FAST, lam=1.0, executor=ex, progress=False, copy=True)
+    for k, v in _layers(fitted).items():
+        np.testing.assert_array_equal(_layers(out)[k], v)
+
+
+@pytest.mark.slow
+def test_process_executor_matches_sequential(synthetic, fitted):
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as ex:
+        out = sso.tl.sparse_ot(
+            synthetic, target="drug_2", config=FAST, lam=1.0, executor=ex, progress=False, copy=True
+        )
+    np.testing.assert_allclose(
+        out.layers["sparse_ot_displacement"].toarray(),
+        fitted.layers["sparse_ot_displacement_drug_2"].toarray(),
+        atol=1e-5,
+    )
