@@ -114,6 +114,8 @@ def test_sparse_csr_is_accepted(small):
         ({"seed": -1}, ValueError, "seed must be a non-negative integer"),
         ({"min_support": 2.0}, ValueError, "min_support"),
         ({"n_runs": -1}, ValueError, "n_runs must be a non-negative integer"),
+        ({"fdr": 0.0}, ValueError, "fdr must be None or a rate"),
+        ({"n_null": 0}, ValueError, "n_null must be a positive integer"),
         ({"config": {"n_iters": 3}}, TypeError, "TrainConfig"),
         ({"target": []}, ValueError, "empty list"),
         ({"max_genes": 0}, ValueError, "max_genes must be a number between 0"),

@@ -310,3 +310,31 @@ def test_method_errors(synthetic):
         sso.tl.sparse_ot(synthetic, method="ot", progress=False, copy=True)
     with pytest.raises(ValueError, match="needs max_genes"):
         sso.tl.sparse_ot(synthetic, method="rgd", progress=False, copy=True)
+
+
+def test_fdr_control_vs_control_selects_nothing(synthetic):
+    ctrl = synthetic[synthetic.obs["drug"] == "control"].copy()
+    ctrl.obs["drug"] = np.where(np.arange(ctrl.n_obs) % 2, "control", "mock")
+    sso.tl.sparse_ot(ctrl, config=FAST, lam=1.0, progress=False)
+    table = sso.get.perturbed_genes(ctrl)
+    assert not table["selected"].any()
+    assert table["p_value"].between(0, 1).all()
+    assert (table["adj_p_value"] >= table["p_value"] - 1e-12).all()
+
+
+def test_fdr_selects_true_genes_with_tiny_pvalues(fitted):
+    table = sso.get.perturbed_genes(fitted)
+    for drug, truth in fitted.uns["true_genes"].items():
+        sub = table[table["target"] == drug].set_index("gene")
+        assert (sub.loc[list(truth), "adj_p_value"] < 1e-3).all()
+        assert set(sub.index[sub["selected"]]) == set(truth)
+
+
+def test_fdr_none_skips_the_null(synthetic):
+    out = sso.tl.sparse_ot(
+        synthetic, target="drug_1", config=FAST, lam=1.0, fdr=None, progress=False, copy=True
+    )
+    table = sso.get.perturbed_genes(out)
+    assert table["p_value"].isna().all()
+    assert out.uns["sparse_ot"]["params"]["fdr"] is None
+    assert set(table.loc[table["selected"], "gene"]) >= set(synthetic.uns["true_genes"]["drug_1"])

@@ -41,6 +41,8 @@ GENE_COLUMNS = (
     "support_fraction",
     "rank",
     "selected",
+    "p_value",
+    "adj_p_value",
     "selection_frequency",
 )
 SUMMARY_COLUMNS = (
@@ -86,6 +88,8 @@ class TargetResult:
     mean_abs_displacement: np.ndarray
     support_fraction: np.ndarray
     selected: np.ndarray
+    p_value: np.ndarray
+    adj_p_value: np.ndarray
     selection_frequency: np.ndarray
     summary: dict[str, Any]
     history: dict[str, np.ndarray]
@@ -107,6 +111,8 @@ def gene_table(target: str, genes: np.ndarray, res: TargetResult) -> pd.DataFram
             "support_fraction": res.support_fraction.astype(np.float64),
             "rank": rank,
             "selected": res.selected.astype(bool),
+            "p_value": res.p_value.astype(np.float64),
+            "adj_p_value": res.adj_p_value.astype(np.float64),
             "selection_frequency": res.selection_frequency.astype(np.float64),
         }
     )

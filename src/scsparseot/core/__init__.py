@@ -2,6 +2,7 @@
 
 from ._device import named_seed, resolve_device, spawn_seeds
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
+from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores
 from .icnn import ICNN
 from .map import SparseOTMap
 from .metrics import (
@@ -31,12 +32,16 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "anneal_lambda",
+    "benjamini_hochberg",
     "constrain_dimension",
     "default_support_tol",
     "displacement_dim",
+    "empirical_pvalues",
     "fit_map",
+    "gene_scores",
     "get_penalty",
     "named_seed",
+    "null_scores",
     "precision_at_k",
     "rank_genes",
     "recall",

@@ -27,8 +27,12 @@ from .._validation import (
 from ..core import (
     AnnealConfig,
     TrainConfig,
+    benjamini_hochberg,
+    empirical_pvalues,
     fit_map,
+    gene_scores,
     named_seed,
+    null_scores,
     resolve_device,
     selected_genes,
     selection_frequency,
@@ -65,6 +69,8 @@ class FitSpec:
     n_runs: int = 0
     min_support: float = 0.1
     method: str = "sparse_icnn"
+    fdr: float | None = 0.05
+    n_null: int = 3
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class TargetFit:
     moves: dict[str, np.ndarray] = field(default_factory=dict)
     map: SparseOTMap | None = None
     selection_frequency: np.ndarray | None = None
+    null_scores: np.ndarray | None = None
 
 
 def _fit(
@@ -109,22 +116,17 @@ def _fit(
     )
 
 
-def _baseline(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int) -> TargetFit:
-    """Displacements of a closed-form or non-neural baseline map (``method != "sparse_icnn"``)."""
+def _baseline_map(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int) -> np.ndarray:
+    """Images ``T(x)`` under a closed-form or non-neural baseline map (``method != "sparse_icnn"``)."""
     from .. import baselines
 
-    t0 = time.perf_counter()
     if spec.method == "exact":
-        tx = baselines.exact_ot_map(x, y)
-    elif spec.method == "translation":
-        tx = baselines.translation_map(x, y, spec.support_tol)
-    elif spec.method == "elastic":
-        tx = baselines.elastic_map(x, y, support_tol=spec.support_tol)
-    else:  # rgd
-        tx = baselines.rgd_map(x, y, max_dim=spec.max_genes, seed=seed)
-    return TargetFit(
-        delta=tx - x, support_tol=spec.support_tol, lam=float("nan"), seconds=time.perf_counter() - t0
-    )
+        return baselines.exact_ot_map(x, y)
+    if spec.method == "translation":
+        return baselines.translation_map(x, y, spec.support_tol)
+    if spec.method == "elastic":
+        return baselines.elastic_map(x, y, support_tol=spec.support_tol)
+    return baselines.rgd_map(x, y, max_dim=spec.max_genes, seed=seed)
 
 
 def fit_target(
@@ -138,14 +140,25 @@ def fit_target(
     """Fit one target (a top-level function so that process and cluster executors can run it).
 
     With ``spec.n_runs > 0``, refit ``n_runs`` times on random 80% subsamples at the main fit's
-    final λ (no new λ search) and record how often each gene is selected.
+    final λ (no new λ search) and record how often each gene is selected. With ``spec.fdr``, fit
+    ``spec.n_null`` control-vs-control maps (same method, the main fit's λ) for the null scores.
     """
     if spec.method != "sparse_icnn":
-        return _baseline(x, y, spec, seed)
+        t0 = time.perf_counter()
+        delta = _baseline_map(x, y, spec, seed) - x
+        seconds = time.perf_counter() - t0
+        null = None
+        if spec.fdr is not None:
+            null = null_scores(
+                x, lambda a, b, s: _baseline_map(a, b, spec, s) - a, n_null=spec.n_null, seed=seed
+            )
+        return TargetFit(
+            delta=delta, support_tol=spec.support_tol, lam=float("nan"), seconds=seconds, null_scores=null
+        )
     main = _fit(x, y, spec, seed, genes, callback)
-    freq = None
+    fixed = replace(spec, lam=main.lam, max_genes=None)
+    freq = null = None
     if spec.n_runs > 0:
-        fixed = replace(spec, lam=main.lam, max_genes=None)
         freq = selection_frequency(
             x,
             y,
@@ -153,6 +166,10 @@ def fit_target(
             n_runs=spec.n_runs,
             min_support=spec.min_support,
             seed=seed,
+        )
+    if spec.fdr is not None:
+        null = null_scores(
+            x, lambda a, b, s: _fit(a, b, fixed, s, genes).map.displacement(a), n_null=spec.n_null, seed=seed
         )
     return TargetFit(
         delta=main.map.displacement(x),
@@ -167,6 +184,7 @@ def fit_target(
         moves=main.moves,
         map=main.map,
         selection_frequency=freq,
+        null_scores=null,
     )
 
 
@@ -185,6 +203,8 @@ def sparse_ot(
     max_genes: float | None = None,
     support_tol: float | None = None,
     min_support: float = 0.1,
+    fdr: float | None = 0.05,
+    n_null: int = 3,
     n_runs: int = 0,
     n_iters: int | None = None,
     batch_size: int | None = None,
@@ -242,7 +262,16 @@ def sparse_ot(
         Absolute tolerance (data units) under which a displacement counts as zero. ``None`` uses,
         per gene, 0.1 × the gene's standard deviation in the source cells.
     min_support
-        A gene is *selected* for a target when it moves in at least this share of source cells.
+        A gene is *selected* for a target only if it moves in at least this share of source cells.
+    fdr
+        False discovery rate of the selection. Each gene's score (mean |displacement| divided by its
+        control standard deviation) is compared with the scores of ``n_null`` maps fitted between
+        random halves of the control cells (same method and λ), pooled over genes, giving
+        empirical p-values; a gene is selected when its Benjamini–Hochberg adjusted p-value is at
+        most ``fdr`` (and its support at least ``min_support``). ``None`` skips the null fits and
+        selects on ``min_support`` alone.
+    n_null
+        Number of control-vs-control null maps per target (used when ``fdr`` is set).
     n_runs
         Stability: number of refits per target, each on a random 80% of the source and target
         cells at the main fit's λ. Each gene's *selection frequency* (share of refits selecting it)
@@ -325,6 +354,12 @@ def sparse_ot(
     if method != "sparse_icnn" and n_runs:
         msg = f"n_runs refits are available for method='sparse_icnn' only, not {method!r}."
         raise ValueError(msg)
+    if fdr is not None and (isinstance(fdr, bool) or not isinstance(fdr, int | float) or not 0 < fdr <= 1):
+        msg = f"fdr must be None or a rate in (0, 1], got {fdr!r}."
+        raise ValueError(msg)
+    if isinstance(n_null, bool) or not isinstance(n_null, int | np.integer) or n_null < 1:
+        msg = f"n_null must be a positive integer, got {n_null!r}."
+        raise ValueError(msg)
     if isinstance(n_runs, bool) or not isinstance(n_runs, int | np.integer) or n_runs < 0:
         msg = f"n_runs must be a non-negative integer (number of stability refits), got {n_runs!r}."
         raise ValueError(msg)
@@ -378,13 +413,16 @@ def sparse_ot(
         n_runs=int(n_runs),
         min_support=float(min_support),
         method=method,
+        fdr=None if fdr is None else float(fdr),
+        n_null=int(n_null),
     )
     seeds = {t: named_seed(seed, t) for t in target_rows}
 
     # ---- fit
     fits = _run_fits(x, ys, spec, seeds, gene_names, executor=executor, progress=progress)
     results = [
-        _summarise(t, fits[t], x, ys[t], min_support=min_support, store_map=store_maps) for t in target_rows
+        _summarise(t, fits[t], x, ys[t], min_support=min_support, fdr=fdr, store_map=store_maps)
+        for t in target_rows
     ]
     for res in results:
         if res.summary["diverged"]:
@@ -410,6 +448,8 @@ def sparse_ot(
         "support_tol": None if support_tol is None else float(support_tol),
         "min_support": float(min_support),
         "n_runs": int(n_runs),
+        "fdr": None if fdr is None else float(fdr),
+        "n_null": int(n_null),
         "n_iters": int(config.n_iters),
         "batch_size": None if config.batch_size is None else int(config.batch_size),
         "config": {k: np.asarray(v) if isinstance(v, list) else v for k, v in config.to_dict().items()},
@@ -464,12 +504,25 @@ def _run_fits(
 
 
 def _summarise(
-    target: str, tf: TargetFit, x: np.ndarray, y: np.ndarray, *, min_support: float, store_map: bool
+    target: str,
+    tf: TargetFit,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    min_support: float,
+    fdr: float | None,
+    store_map: bool,
 ) -> _schema.TargetResult:
     delta = tf.delta
     moved = np.abs(delta) > tf.support_tol
     support = moved.mean(0)
     selected = selected_genes(delta, tf.support_tol, min_support)
+    if tf.null_scores is not None:
+        p_value = empirical_pvalues(gene_scores(delta, x.std(0)), tf.null_scores)
+        adj_p_value = benjamini_hochberg(p_value)
+        selected &= adj_p_value <= fdr
+    else:
+        p_value = adj_p_value = np.full(support.shape, np.nan)
     kept = np.where(moved, delta, 0.0)
     response = np.linalg.norm(kept, axis=1)
     responders = moved[:, selected].any(1)
@@ -496,6 +549,8 @@ def _summarise(
         mean_abs_displacement=np.abs(delta).mean(0),
         support_fraction=support,
         selected=selected,
+        p_value=p_value,
+        adj_p_value=adj_p_value,
         selection_frequency=np.full(support.shape, np.nan)
         if tf.selection_frequency is None
         else tf.selection_frequency,
