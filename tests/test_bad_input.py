@@ -146,3 +146,18 @@ def test_duplicated_var_names(small):
     adata = small.copy()
     adata.var_names = pd.Index(["g"] * adata.n_vars)
     _check(adata, ValueError, "var_names_make_unique")
+
+
+def test_warns_on_constant_genes_counts_and_scales(small):
+    const = small.copy()
+    const.X[:, 0] = 1.0
+    with pytest.warns(UserWarning, match="constant in the source"):
+        sso.tl.sparse_ot(const, config=FAST, lam=1.0, fdr=None, progress=False)
+    counts = small.copy()
+    counts.X = np.round(np.expm1(np.clip(counts.X, 0, None)) * 10).astype(np.float32)
+    with pytest.warns(UserWarning, match="raw counts"):
+        sso.tl.sparse_ot(counts, config=FAST, lam=1.0, fdr=None, progress=False, copy=True)
+    scales = small.copy()
+    scales.X[:, 1] *= 1000.0
+    with pytest.warns(UserWarning, match=r"sc\.pp\.scale"):
+        sso.tl.sparse_ot(scales, config=FAST, lam=1.0, fdr=None, progress=False, copy=True)

@@ -222,3 +222,33 @@ def check_finite(name: str, a: np.ndarray) -> None:
         n_bad = int(bad.sum())
         msg = f"The {name} cells contain {n_bad} NaN/infinite value(s); remove or impute them (e.g. with np.nan_to_num) before fitting."
         raise ValueError(msg)
+
+
+def warn_data_issues(x: np.ndarray, genes: list[str], *, stacklevel: int = 3) -> None:
+    """Warn about data that fits poorly: raw counts, constant genes, genes on very different scales."""
+    sd = x.std(0)
+    constant = np.flatnonzero(sd == 0)
+    if constant.size:
+        names = _listing([genes[i] for i in constant], limit=5)
+        warnings.warn(
+            f"{constant.size} gene(s) are constant in the source cells ({names}); they can only be called "
+            "moved against a floor tolerance. Consider removing them (sc.pp.filter_genes) or passing genes=.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    if x.size and x.max() > 30 and np.all(np.mod(x, 1) == 0):
+        warnings.warn(
+            "The data look like raw counts (integers up to "
+            f"{int(x.max())}); OT maps on counts are dominated by highly expressed genes. Normalise and "
+            "log-transform first (sc.pp.normalize_total, sc.pp.log1p) or pass a log-normalised layer=.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    positive = sd[sd > 0]
+    if positive.size > 1 and positive.max() / positive.min() > 100:
+        warnings.warn(
+            f"Gene standard deviations in the source span a factor {positive.max() / positive.min():.0f}; the "
+            "transport cost is dominated by the widest genes. Consider sc.pp.scale (or a scaled layer=).",
+            UserWarning,
+            stacklevel=stacklevel,
+        )

@@ -23,6 +23,7 @@ from .._validation import (
     check_layer,
     check_options,
     dense_rows,
+    warn_data_issues,
 )
 from ..core import (
     AnnealConfig,
@@ -397,6 +398,7 @@ def sparse_ot(
         ys[t] = dense_rows(matrix, rows, gene_idx)
         check_finite(f"target ({t!r})", ys[t])
     gene_names = adata.var_names.to_numpy()[gene_idx].astype(str).tolist()
+    warn_data_issues(x, gene_names)
     tol = (
         default_support_tol(x)
         if support_tol is None
