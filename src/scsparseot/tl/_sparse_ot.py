@@ -40,8 +40,10 @@ from ..core import (
     sliced_wasserstein,
 )
 from ..core.trainer import default_support_tol
+from . import _checkpoint
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Sequence
     from concurrent.futures import Executor
 
@@ -214,6 +216,7 @@ def sparse_ot(
     device: DeviceName | str = "auto",
     seed: int = 0,
     executor: Executor | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
     store_maps: bool = True,
     progress: bool = True,
     key_added: str = "sparse_ot",
@@ -298,6 +301,10 @@ def sparse_ot(
     executor
         A :class:`concurrent.futures.Executor` (processes, a Dask or Ray cluster) that fits the
         targets in parallel; ``None`` fits them one after the other in this process.
+    checkpoint_dir
+        Folder where each finished target is saved. Rerunning the same call (same data,
+        settings and seed) after an interruption loads the finished targets instead of refitting
+        them; only the others are fitted.
     store_maps
         Keep each fitted map's weights in ``adata.uns[key_added]["maps"]`` (see
         :func:`scsparseot.get.map`).
@@ -421,7 +428,9 @@ def sparse_ot(
     seeds = {t: named_seed(seed, t) for t in target_rows}
 
     # ---- fit
-    fits = _run_fits(x, ys, spec, seeds, gene_names, executor=executor, progress=progress)
+    fits = _run_fits(
+        x, ys, spec, seeds, gene_names, executor=executor, progress=progress, checkpoint_dir=checkpoint_dir
+    )
     results = [
         _summarise(t, fits[t], x, ys[t], min_support=min_support, fdr=fdr, store_map=store_maps)
         for t in target_rows
@@ -458,6 +467,7 @@ def sparse_ot(
         "device": str(dev),
         "seed": int(seed),
         "store_maps": bool(store_maps),
+        "checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
         "key_added": key_added,
     }
     out = adata.copy() if copy else adata
@@ -477,17 +487,32 @@ def _run_fits(
     *,
     executor: Executor | None,
     progress: bool,
+    checkpoint_dir: str | os.PathLike[str] | None,
 ) -> dict[str, TargetFit]:
     from tqdm.auto import tqdm
 
+    out: dict[str, TargetFit] = {}
+    keys = {}
+    if checkpoint_dir is not None:
+        for t, y in ys.items():
+            keys[t] = _checkpoint.fingerprint(x, y, spec, seeds[t], genes)
+            done = _checkpoint.load(checkpoint_dir, t, keys[t])
+            if done is not None:
+                logger.info("resumed %r from its checkpoint", t)
+                out[t] = done
+    todo = {t: y for t, y in ys.items() if t not in out}
+
+    def finished(t: str, fit: TargetFit) -> None:
+        out[t] = fit
+        if checkpoint_dir is not None:
+            _checkpoint.save(checkpoint_dir, t, fit, keys[t])
+
     if executor is not None:
-        futures = {t: executor.submit(fit_target, x, y, spec, seeds[t], genes) for t, y in ys.items()}
-        out = {}
+        futures = {t: executor.submit(fit_target, x, y, spec, seeds[t], genes) for t, y in todo.items()}
         for t in tqdm(futures, desc="targets", disable=not progress):
-            out[t] = futures[t].result()
-        return out
-    out = {}
-    for t, y in ys.items():
+            finished(t, futures[t].result())
+        return {t: out[t] for t in ys}
+    for t, y in todo.items():
         t0 = time.perf_counter()
         total = None if (spec.lam == "auto" or spec.max_genes is not None) else spec.config.n_iters
         with tqdm(
@@ -500,9 +525,9 @@ def _run_fits(
                     lam=f"{record['lam']:.3g}", dim=f"{record['dim']:.1f}", err=f"{record['err']:.3g}"
                 )
 
-            out[t] = fit_target(x, y, spec, seeds[t], genes, update)
+            finished(t, fit_target(x, y, spec, seeds[t], genes, update))
         logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].reason)
-    return out
+    return {t: out[t] for t in ys}
 
 
 def _summarise(

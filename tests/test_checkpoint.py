@@ -1,0 +1,56 @@
+"""A multi-drug run that stops midway resumes from its checkpoints without refitting finished drugs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scsparseot as sso
+from scsparseot.tl import _sparse_ot
+
+from .conftest import FAST
+
+KW = {"config": FAST, "lam": 1.0, "progress": False, "copy": True}
+
+
+def test_resume_after_interruption(synthetic, tmp_path, monkeypatch):
+    real = _sparse_ot.fit_target
+    calls = []
+
+    def flaky(x, y, spec, seed, genes, callback=None):
+        calls.append(seed)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the run is killed while fitting the second drug
+        return real(x, y, spec, seed, genes, callback)
+
+    monkeypatch.setattr(_sparse_ot, "fit_target", flaky)
+    before = synthetic.copy()
+    with pytest.raises(KeyboardInterrupt):
+        sso.tl.sparse_ot(synthetic, checkpoint_dir=tmp_path, **KW)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    assert "sparse_ot" not in synthetic.uns  # nothing half-written
+    assert set(synthetic.layers) == set(before.layers)
+
+    calls.clear()
+    monkeypatch.setattr(_sparse_ot, "fit_target", lambda *a, **k: calls.append(1) or real(*a, **k))
+    resumed = sso.tl.sparse_ot(synthetic, checkpoint_dir=tmp_path, **KW)
+    assert len(calls) == 1  # only the unfinished drug was fitted
+    fresh = sso.tl.sparse_ot(synthetic, **KW)
+    for k in fresh.layers:
+        np.testing.assert_array_equal(resumed.layers[k].toarray(), fresh.layers[k].toarray())
+    a, b = sso.get.perturbed_genes(resumed), sso.get.perturbed_genes(fresh)
+    assert a.drop(columns="p_value").equals(b.drop(columns="p_value"))
+    np.testing.assert_allclose(a["p_value"], b["p_value"])
+    x = synthetic.X[(synthetic.obs["drug"] == "control").to_numpy()]
+    np.testing.assert_array_equal(
+        sso.get.map(resumed, target="drug_1").transport(x), sso.get.map(fresh, target="drug_1").transport(x)
+    )
+
+
+def test_checkpoint_with_other_settings_is_ignored(synthetic, tmp_path, monkeypatch):
+    sso.tl.sparse_ot(synthetic, target="drug_1", checkpoint_dir=tmp_path, **KW)
+    real = _sparse_ot.fit_target
+    calls = []
+    monkeypatch.setattr(_sparse_ot, "fit_target", lambda *a, **k: calls.append(1) or real(*a, **k))
+    sso.tl.sparse_ot(synthetic, target="drug_1", checkpoint_dir=tmp_path, **{**KW, "lam": 0.5})
+    assert calls == [1]
