@@ -1,0 +1,9 @@
+"""Plots of the results of :func:`scsparseot.tl.sparse_ot` (scanpy conventions: ``ax``, ``show``, ``return_fig``)."""
+
+from ._displacement import displacement
+from ._overlap import gene_overlap
+from ._support import support
+from ._training import training
+from ._transport import transport
+
+__all__ = ["displacement", "gene_overlap", "support", "training", "transport"]

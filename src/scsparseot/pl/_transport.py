@@ -1,0 +1,207 @@
+"""``pl.transport``: source cells and their images under the fitted map on a PCA embedding."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import sparse
+
+from .. import _schema
+from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
+from ._utils import _displacement, _doc, _finish, _gene_index, _get_ax, _target_rows
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["transport"]
+
+_SOURCE, _IMAGE, _TARGET, _ARROW = "#3b6fb6", "#e6862a", "#c8c8c8", "#404040"
+
+
+def _dense(matrix: np.ndarray | sparse.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    block = matrix[rows][:, cols]
+    return np.asarray(block.toarray() if sparse.issparse(block) else block, dtype=np.float64)
+
+
+def _pca_axes(x: np.ndarray, n_comps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, the first ``n_comps`` principal axes (rows) and their explained-variance ratios."""
+    mean = x.mean(0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    vt = vt[:n_comps]
+    signs = np.sign(vt[np.arange(vt.shape[0]), np.abs(vt).argmax(1)])
+    vt = vt * np.where(signs == 0, 1.0, signs)[:, None]
+    var = s**2
+    return mean, vt, var[:n_comps] / var.sum() if var.sum() > 0 else np.zeros(n_comps)
+
+
+@doc_params(
+    doc_adata=_doc(doc_adata),
+    doc_key=_doc(doc_key),
+    doc_plot=_doc(doc_plot),
+    doc_plot_returns=_doc(doc_plot_returns),
+)
+def transport(
+    adata: AnnData,
+    key: str = "sparse_ot",
+    target: str | None = None,
+    *,
+    basis: str = "pca",
+    components: tuple[int, int] = (1, 2),
+    genes: Sequence[str] | None = None,
+    n_arrows: int = 200,
+    seed: int = 0,
+    figsize: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Figure | Axes | None:
+    """Source cells, their images ``T(x)`` and the target cells on a PCA embedding, with arrows.
+
+    The image of a source cell is ``x + Δ``, with ``Δ`` the (sparsified) displacement layer written
+    by :func:`scsparseot.tl.sparse_ot`. Because a PCA is linear, the image's coordinates are the
+    cell's coordinates plus ``Δ`` projected on the loadings, so cells and images share one embedding.
+
+    * If ``adata.obsm["X_pca"]`` exists (e.g. from :func:`scanpy.pp.pca`), it is used with the
+      loadings ``adata.varm["PCs"]``. This assumes the PCA was computed on the same values the map
+      was fitted on (the fit's ``layer``, same scaling).
+    * Otherwise a PCA of the fitted genes of the source and target cells is computed here (by SVD;
+      nothing is written to ``adata``).
+
+    Non-linear embeddings (UMAP, t-SNE) cannot place the images, so other bases are refused.
+
+    Parameters
+    ----------
+    {doc_adata}
+    {doc_key}
+    target
+        The target (drug); may be omitted when only one was fitted.
+    basis
+        Only ``"pca"`` (``obsm["X_pca"]`` with ``varm["PCs"]``, or a PCA computed on the fly).
+    components
+        The two principal components to show, 1-based.
+    genes
+        Genes of the PCA computed here (when ``obsm["X_pca"]`` is missing); ``None``: every fitted
+        gene. A sparse map moves few genes, so their moves can look small on a PCA of all genes;
+        a PCA of the selected genes (e.g. ``sso.get.perturbed_genes(adata, target=...,
+        selected_only=True)["gene"]``) shows them clearly.
+    n_arrows
+        Arrows drawn, from randomly chosen source cells that move (all of them if fewer).
+    seed
+        Seed of the choice of arrows.
+    figsize
+        Figure size in inches (when a new figure is made).
+    {doc_plot}
+
+    {doc_plot_returns}
+
+    Examples
+    --------
+    >>> import scsparseot as sso
+    >>> adata = sso.datasets.synthetic_perturbation(n_cells=100, n_genes=20, n_perturbed=4, n_drugs=2)
+    >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, progress=False)
+    >>> ax = sso.pl.transport(adata, target="drug_1", n_arrows=50, show=False)
+    """
+    if basis != "pca":
+        msg = (
+            f"basis={basis!r}: arrows need a linear embedding to place the transported cells, so only "
+            "basis='pca' is supported (adata.obsm['X_pca'] with its loadings in adata.varm['PCs'], e.g. "
+            "from scanpy.pp.pca, or, when X_pca is missing, a PCA of the fitted genes computed on the fly). "
+            f"A non-linear embedding such as adata.obsm['X_{basis}'] cannot place T(x)."
+        )
+        raise ValueError(msg)
+    comps = np.asarray(components, dtype=int) - 1
+    if comps.shape != (2,) or (comps < 0).any() or comps[0] == comps[1]:
+        msg = f"components must be two different 1-based component numbers, e.g. (1, 2); got {components!r}."
+        raise ValueError(msg)
+    if int(n_arrows) < 0:
+        msg = f"n_arrows must be >= 0, got {n_arrows!r}."
+        raise ValueError(msg)
+    target, rows, delta = _displacement(adata, key, target)
+    params = _schema.read_results(adata, key)["params"]
+    trows = _target_rows(adata, key, target)
+
+    if "X_pca" in adata.obsm:
+        if genes is not None:
+            msg = "genes= chooses the genes of a PCA computed here; adata.obsm['X_pca'] exists and is used instead (delete it to compute a PCA of these genes)."
+            raise ValueError(msg)
+        if "PCs" not in adata.varm:
+            msg = (
+                "adata.obsm['X_pca'] exists but its loadings adata.varm['PCs'] do not, so the transported "
+                "cells cannot be projected; rerun scanpy.pp.pca(adata) or delete adata.obsm['X_pca'] to "
+                "let this function compute a PCA."
+            )
+            raise ValueError(msg)
+        emb = np.asarray(adata.obsm["X_pca"])
+        loadings = np.asarray(adata.varm["PCs"])
+        if comps.max() >= min(emb.shape[1], loadings.shape[1]):
+            msg = f"components={components!r}, but adata.obsm['X_pca'] has {emb.shape[1]} components."
+            raise ValueError(msg)
+        src = emb[rows][:, comps]
+        tgt = emb[trows][:, comps]
+        shift = np.asarray(delta @ loadings[:, comps])
+        labels = [f"PC{c + 1}" for c in comps]
+    else:
+        fitted = params.get("genes")
+        gidx = np.arange(adata.n_vars) if fitted is None else _gene_index(adata, [str(g) for g in fitted])
+        if genes is not None:
+            genes = [genes] if isinstance(genes, str) else [str(g) for g in genes]
+            chosen = _gene_index(adata, genes)
+            outside = [g for g, i in zip(genes, chosen, strict=True) if i not in set(gidx.tolist())]
+            if outside or not genes:
+                msg = f"genes must be non-empty and among the fitted genes; not fitted: {outside[:10]}."
+                raise ValueError(msg)
+            gidx = chosen
+        layer = params.get("layer")
+        matrix = adata.X if layer is None else adata.layers[layer]
+        x = _dense(matrix, np.concatenate([rows, trows]), gidx)
+        n_comps = int(comps.max()) + 1
+        if n_comps > min(x.shape):
+            msg = (
+                f"components={components!r} needs {n_comps} components; the data have at most {min(x.shape)}."
+            )
+            raise ValueError(msg)
+        mean, axes_, ratio = _pca_axes(x, n_comps)
+        proj = (x - mean) @ axes_[comps].T
+        src, tgt = proj[: rows.size], proj[rows.size :]
+        shift = np.asarray(delta[:, gidx] @ axes_[comps].T)
+        on = "fitted genes" if genes is None else f"{gidx.size} genes"
+        labels = [f"PC{c + 1} of {on} ({ratio[c]:.0%} of variance)" for c in comps]
+    img = src + shift
+
+    size = figsize or (5.6, 4.8)
+    fig, ax_main = _get_ax(ax, size)
+    ax_main.scatter(tgt[:, 0], tgt[:, 1], s=8, color=_TARGET, label=f"{target} cells", zorder=1, linewidths=0)
+    ax_main.scatter(
+        src[:, 0], src[:, 1], s=8, color=_SOURCE, label=f"{params['source']} cells x", zorder=2, linewidths=0
+    )
+    ax_main.scatter(img[:, 0], img[:, 1], s=8, color=_IMAGE, label="transported T(x)", zorder=3, linewidths=0)
+    moved = np.flatnonzero(np.asarray(abs(delta).sum(axis=1)).ravel() > 0)
+    if moved.size and int(n_arrows) > 0:
+        pick = np.random.default_rng(seed).choice(moved, size=min(int(n_arrows), moved.size), replace=False)
+        ax_main.quiver(
+            src[pick, 0],
+            src[pick, 1],
+            shift[pick, 0],
+            shift[pick, 1],
+            angles="xy",
+            scale_units="xy",
+            scale=1.0,
+            width=0.003,
+            headwidth=4,
+            headlength=5,
+            color=_ARROW,
+            alpha=0.75,
+            zorder=4,
+        )
+    ax_main.set_xlabel(labels[0])
+    ax_main.set_ylabel(labels[1])
+    n_shown = min(int(n_arrows), moved.size)
+    ax_main.set_title(f"Transport {params['source']} → {target} ({n_shown} arrows)")
+    ax_main.legend(loc="best", fontsize=8, markerscale=2.0, frameon=True, framealpha=0.85)
+    ax_main.set_aspect("auto")
+    return _finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)

@@ -1,0 +1,159 @@
+"""Shared plumbing of the plot functions: axes creation, finishing, and reading what ``tl`` wrote.
+
+Plots read results only through :mod:`scsparseot.get` and :mod:`scsparseot._schema`; this module
+never imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.gridspec import GridSpec
+from scipy import sparse
+
+from .. import _schema
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.gridspec import GridSpecBase
+
+A = TypeVar("A")
+
+DIVERGING = "RdBu_r"
+
+
+def _doc(text: str, indent: int = 4) -> str:
+    """Shared doc text from :mod:`scsparseot._docs`, indented for a function docstring.
+
+    The shared snippets start their continuation lines at column 0; inserted at the docstring's
+    indentation, every line after the first needs the same indentation.
+    """
+    first, *rest = text.splitlines()
+    return "\n".join([first, *((" " * indent + line) if line else line for line in rest)])
+
+
+def _get_ax(ax: Axes | None, figsize: tuple[float, float] | None) -> tuple[Figure, Axes]:
+    """The figure and axes to draw into: ``ax`` itself, or a new figure with constrained layout."""
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def _get_grid(
+    ax: Axes | None,
+    figsize: tuple[float, float] | None,
+    nrows: int,
+    ncols: int,
+    **gridspec_kw: Any,
+) -> tuple[Figure, GridSpecBase]:
+    """A grid for a multi-panel plot: a new figure, or the area of ``ax`` (which is removed)."""
+    if ax is None:
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        return fig, fig.add_gridspec(nrows, ncols, **gridspec_kw)
+    fig = ax.figure
+    spec = ax.get_subplotspec()
+    if spec is not None:
+        grid = spec.subgridspec(nrows, ncols, **gridspec_kw)
+    else:  # an axes placed with fig.add_axes: split its rectangle
+        box = ax.get_position()
+        grid = GridSpec(
+            nrows, ncols, figure=fig, left=box.x0, right=box.x1, bottom=box.y0, top=box.y1, **gridspec_kw
+        )
+    ax.remove()
+    return fig, grid
+
+
+def _finish(
+    fig: Figure,
+    ax: A,
+    *,
+    show: bool | None,
+    return_fig: bool,
+    ax_given: bool = False,
+) -> Figure | A | None:
+    """Show and/or return, following scanpy.
+
+    ``show=None`` shows the plot unless the caller passed ``ax`` (``ax_given``) or asked for the
+    figure. Returns the figure if ``return_fig``, ``ax`` (an Axes or a dict of Axes) if the plot is
+    not shown, otherwise ``None``.
+    """
+    if show is None:
+        show = not (ax_given or return_fig)
+    if show:
+        plt.show()
+    if return_fig:
+        return fig
+    if not show:
+        return ax
+    return None
+
+
+def _targets(adata: AnnData, key: str, targets: str | Sequence[str] | None) -> list[str]:
+    """Fitted targets in fit order, or ``targets`` checked against them."""
+    res = _schema.read_results(adata, key)
+    if targets is None:
+        return [str(t) for t in res["summary"].index]
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    if not targets:
+        msg = "targets is empty; pass None for every fitted target or a list of target names."
+        raise ValueError(msg)
+    return [_schema.check_target(res, key, t) for t in targets]
+
+
+def _source_rows(adata: AnnData, key: str) -> np.ndarray:
+    """Row indices of the source (control) cells of the fit under ``key``."""
+    params = _schema.read_results(adata, key)["params"]
+    groupby, source = params["groupby"], params["source"]
+    if groupby not in adata.obs:
+        msg = f"adata.obs[{groupby!r}], the groupby column of the fit under {key!r}, is missing."
+        raise KeyError(msg)
+    return np.flatnonzero(adata.obs[groupby].astype(str).to_numpy() == str(source))
+
+
+def _target_rows(adata: AnnData, key: str, target: str) -> np.ndarray:
+    """Row indices of the cells of ``target``."""
+    groupby = _schema.read_results(adata, key)["params"]["groupby"]
+    return np.flatnonzero(adata.obs[groupby].astype(str).to_numpy() == str(target))
+
+
+def _displacement(adata: AnnData, key: str, target: str | None) -> tuple[str, np.ndarray, sparse.csr_matrix]:
+    """``(target, source rows, displacement rows)``: the displacement layer restricted to the source cells."""
+    res = _schema.read_results(adata, key)
+    target = _schema.check_target(res, key, target)
+    layer = _schema.layer_key(key, target, len(res["summary"]))
+    if layer not in adata.layers:
+        msg = f"adata.layers[{layer!r}] is missing; rerun scsparseot.tl.sparse_ot(adata, ..., key_added={key!r})."
+        raise KeyError(msg)
+    rows = _source_rows(adata, key)
+    return target, rows, sparse.csr_matrix(adata.layers[layer])[rows]
+
+
+def _gene_index(adata: AnnData, genes: Sequence[str]) -> np.ndarray:
+    """Positions of ``genes`` in ``var_names``; a KeyError names the unknown ones."""
+    idx = adata.var_names.get_indexer(list(genes))
+    if (idx < 0).any():
+        missing = [g for g, i in zip(genes, idx, strict=True) if i < 0]
+        msg = f"Genes not in adata.var_names: {missing[:10]}{' ...' if len(missing) > 10 else ''}."
+        raise KeyError(msg)
+    return idx
+
+
+def _check_option(name: str, value: str, options: Sequence[str]) -> None:
+    if value not in options:
+        msg = f"{name} must be one of {list(options)}, got {value!r}."
+        raise ValueError(msg)
+
+
+def _symmetric_limit(values: np.ndarray) -> float:
+    """Half-width of a colour scale centred at 0 that covers ``values`` (1 when all are 0)."""
+    finite = np.abs(np.asarray(values, dtype=float))
+    finite = finite[np.isfinite(finite)]
+    vmax = float(finite.max()) if finite.size else 0.0
+    return vmax if vmax > 0 else 1.0
