@@ -3,21 +3,12 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 import pytest
-import torch
 
 import scsparseot as sso
 from scsparseot.core import TrainConfig
 
 # small, fast settings shared by the AnnData-level tests
 FAST = TrainConfig(hidden=(32, 32), n_iters=300, eval_every=25, min_iters=100)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _torch_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")

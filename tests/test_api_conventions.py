@@ -9,10 +9,11 @@ import pytest
 import scsparseot as sso
 
 TL = [sso.tl.sparse_ot]
-GET = [sso.get.perturbed_genes, sso.get.summary, sso.get.training_history, sso.get.map]
+GET = [sso.get.perturbed_genes, sso.get.summary, sso.get.training_history, sso.get.map, sso.get.compare]
+PL = [sso.pl.gene_overlap, sso.pl.support, sso.pl.displacement, sso.pl.training, sso.pl.transport]
 
 
-@pytest.mark.parametrize("fn", TL + GET, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", TL + GET + PL, ids=lambda f: f.__name__)
 def test_adata_first_and_documented(fn):
     params = list(inspect.signature(fn).parameters)
     assert params[0] == "adata"
@@ -33,7 +34,7 @@ def test_tl_conventions(fn):
 
 
 def test_public_namespaces_have_all():
-    for mod in (sso, sso.tl, sso.get, sso.core, sso.datasets, sso.baselines):
+    for mod in (sso, sso.tl, sso.get, sso.pl, sso.core, sso.datasets, sso.baselines):
         assert hasattr(mod, "__all__")
         for name in mod.__all__:
             assert hasattr(mod, name), f"{mod.__name__}.{name}"
@@ -56,3 +57,17 @@ def test_import_adds_no_handlers_or_filters():
 
     assert all(isinstance(h, logging.NullHandler) for h in logging.getLogger("scsparseot").handlers)
     assert not any("scsparseot" in str(f) for f in warnings.filters)
+
+
+@pytest.mark.parametrize("fn", PL, ids=lambda f: f.__name__)
+def test_pl_conventions(fn):
+    sig = inspect.signature(fn)
+    for name, default in (("ax", None), ("show", None), ("return_fig", False)):
+        assert sig.parameters[name].default is default
+        assert sig.parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+    assert "Examples" in inspect.getdoc(fn)
+
+
+def test_shared_doc_text_is_indented():
+    doc = inspect.getdoc(sso.get.perturbed_genes)
+    assert "adata\n    Annotated data matrix" in doc

@@ -33,11 +33,18 @@ The :class:`~matplotlib.figure.Figure` if ``return_fig=True``; the
 :class:`~matplotlib.axes.Axes` if ``show=False``; otherwise ``None`` (the plot is shown)."""
 
 
+def _indent(text: str, indent: int = 4) -> str:
+    """Indent every line after the first, so a snippet placed at a docstring's indentation fits."""
+    first, *rest = text.splitlines()
+    return "\n".join([first, *((" " * indent + line) if line else line for line in rest)])
+
+
 def doc_params(**kwds: str) -> Callable[[F], F]:
-    """Format the decorated object's docstring with ``kwds``."""
+    """Format the decorated object's docstring with ``kwds`` (snippets are indented to fit)."""
+    indented = {k: _indent(v) for k, v in kwds.items()}
 
     def dec(obj: F) -> F:
-        obj.__doc__ = obj.__doc__.format_map(kwds) if obj.__doc__ else obj.__doc__
+        obj.__doc__ = obj.__doc__.format_map(indented) if obj.__doc__ else obj.__doc__
         return obj
 
     return dec

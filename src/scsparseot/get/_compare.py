@@ -19,11 +19,6 @@ __all__ = ["compare"]
 COMPARE_COLUMNS = ("target", "n_ot", "n_de", "n_both", "jaccard", "ot_only", "de_only")
 
 
-def _indent(text: str) -> str:
-    first, *rest = text.splitlines()
-    return "\n".join([first, *(("    " + line) if line else line for line in rest)])
-
-
 def _field(de: dict, name: str, group: str) -> np.ndarray:
     values = de[name]
     return np.asarray(
@@ -46,7 +41,7 @@ def _de_genes(de: dict, de_key: str, group: str, n_genes: int | None, pval_cutof
     return names[pvals < pval_cutoff].tolist()
 
 
-@doc_params(doc_adata=_indent(doc_adata), doc_key=_indent(doc_key))
+@doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def compare(
     adata: AnnData,
     key: str = "sparse_ot",

@@ -53,11 +53,13 @@ def perturbed_genes(
     Returns
     -------
     DataFrame with columns ``target, gene, mean_displacement, mean_abs_displacement,
-    support_fraction, rank, selected, selection_frequency`` (always these, whatever the filters):
-    the signed and absolute mean displacement over source cells (data units), the share of source
-    cells in which the gene moves, the rank by mean absolute displacement (1 = most moved),
-    whether the gene is selected (support at least ``min_support`` of the fit) and the share of
-    stability refits that select it (``NaN`` unless ``tl.sparse_ot`` ran with ``n_runs > 0``).
+    support_fraction, rank, selected, p_value, adj_p_value, selection_frequency`` (always these,
+    whatever the filters): the signed and absolute mean displacement over source cells (data
+    units), the share of source cells in which the gene moves, the rank by mean absolute
+    displacement (1 = most moved), whether the gene is selected (adjusted p-value at most the
+    fit's ``fdr`` and support at least its ``min_support``), the empirical p-value against the
+    control-vs-control null and its Benjamini–Hochberg adjustment (``NaN`` with ``fdr=None``),
+    and the share of stability refits that select it (``NaN`` unless ``n_runs > 0``).
 
     Examples
     --------
@@ -65,8 +67,9 @@ def perturbed_genes(
     >>> adata = sso.datasets.synthetic_perturbation(n_cells=100, n_genes=20, n_perturbed=3)
     >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, progress=False)
     >>> df = sso.get.perturbed_genes(adata, top_n=3)
-    >>> df.columns.tolist()
-    ['target', 'gene', 'mean_displacement', 'mean_abs_displacement', 'support_fraction', 'rank', 'selected', 'selection_frequency']
+    >>> df.columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['target', 'gene', 'mean_displacement', 'mean_abs_displacement', 'support_fraction', 'rank',
+     'selected', 'p_value', 'adj_p_value', 'selection_frequency']
     >>> len(df)
     3
     """

@@ -13,7 +13,6 @@ from ._utils import (
     DIVERGING,
     _check_option,
     _displacement,
-    _doc,
     _finish,
     _gene_index,
     _get_ax,
@@ -33,10 +32,10 @@ _KINDS = ("heatmap", "violin")
 
 
 @doc_params(
-    doc_adata=_doc(doc_adata),
-    doc_key=_doc(doc_key),
-    doc_plot=_doc(doc_plot),
-    doc_plot_returns=_doc(doc_plot_returns),
+    doc_adata=doc_adata,
+    doc_key=doc_key,
+    doc_plot=doc_plot,
+    doc_plot_returns=doc_plot_returns,
 )
 def displacement(
     adata: AnnData,

@@ -9,7 +9,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot
-from ._utils import _check_option, _doc, _finish, _get_ax, _get_grid, _targets
+from ._utils import _check_option, _finish, _get_ax, _get_grid, _targets
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -75,7 +75,7 @@ def _jaccard(sets: dict[str, list[str]]) -> np.ndarray:
     return out
 
 
-@doc_params(doc_adata=_doc(doc_adata), doc_key=_doc(doc_key), doc_plot=_doc(doc_plot))
+@doc_params(doc_adata=doc_adata, doc_key=doc_key, doc_plot=doc_plot)
 def gene_overlap(
     adata: AnnData,
     key: str = "sparse_ot",

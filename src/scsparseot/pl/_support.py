@@ -9,7 +9,7 @@ from matplotlib.colors import TwoSlopeNorm
 
 from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
-from ._utils import DIVERGING, _doc, _finish, _get_grid, _symmetric_limit, _targets
+from ._utils import DIVERGING, _finish, _get_grid, _symmetric_limit, _targets
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,10 +24,10 @@ _LEGEND_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 
 @doc_params(
-    doc_adata=_doc(doc_adata),
-    doc_key=_doc(doc_key),
-    doc_plot=_doc(doc_plot),
-    doc_plot_returns=_doc(doc_plot_returns),
+    doc_adata=doc_adata,
+    doc_key=doc_key,
+    doc_plot=doc_plot,
+    doc_plot_returns=doc_plot_returns,
 )
 def support(
     adata: AnnData,

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _schema, get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot
-from ._utils import _doc, _finish, _get_grid
+from ._utils import _finish, _get_grid
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +85,7 @@ def _trace(ax: Axes, step: np.ndarray, values: np.ndarray, keep: np.ndarray) -> 
         )
 
 
-@doc_params(doc_adata=_doc(doc_adata), doc_key=_doc(doc_key), doc_plot=_doc(doc_plot))
+@doc_params(doc_adata=doc_adata, doc_key=doc_key, doc_plot=doc_plot)
 def training(
     adata: AnnData,
     key: str = "sparse_ot",

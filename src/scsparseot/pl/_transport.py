@@ -9,7 +9,7 @@ from scipy import sparse
 
 from .. import _schema
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
-from ._utils import _displacement, _doc, _finish, _gene_index, _get_ax, _target_rows
+from ._utils import _displacement, _finish, _gene_index, _get_ax, _target_rows
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,10 +40,10 @@ def _pca_axes(x: np.ndarray, n_comps: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 @doc_params(
-    doc_adata=_doc(doc_adata),
-    doc_key=_doc(doc_key),
-    doc_plot=_doc(doc_plot),
-    doc_plot_returns=_doc(doc_plot_returns),
+    doc_adata=doc_adata,
+    doc_key=doc_key,
+    doc_plot=doc_plot,
+    doc_plot_returns=doc_plot_returns,
 )
 def transport(
     adata: AnnData,

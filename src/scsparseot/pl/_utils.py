@@ -28,16 +28,6 @@ A = TypeVar("A")
 DIVERGING = "RdBu_r"
 
 
-def _doc(text: str, indent: int = 4) -> str:
-    """Shared doc text from :mod:`scsparseot._docs`, indented for a function docstring.
-
-    The shared snippets start their continuation lines at column 0; inserted at the docstring's
-    indentation, every line after the first needs the same indentation.
-    """
-    first, *rest = text.splitlines()
-    return "\n".join([first, *((" " * indent + line) if line else line for line in rest)])
-
-
 def _get_ax(ax: Axes | None, figsize: tuple[float, float] | None) -> tuple[Figure, Axes]:
     """The figure and axes to draw into: ``ax`` itself, or a new figure with constrained layout."""
     if ax is not None:
