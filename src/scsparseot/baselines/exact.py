@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import ot
 
+from ..core.trainer import check_cells
+
 __all__ = ["exact_ot_map", "soft_threshold", "translation_map"]
 
 #: Network-simplex iterations per entry of the cost matrix (at least ``_MIN_ITER`` in all). POT's
@@ -18,31 +20,9 @@ _MIN_ITER = 100_000
 _OPTIMAL = 1  # POT's result code of a solved network-simplex problem
 
 
-def _check_cells(name: str, a: np.ndarray) -> np.ndarray:
-    """``a`` as a finite 2-D float64 array with at least two cells, or a ``ValueError``."""
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        msg = f"{name} must be a numeric array (cells × genes); could not convert it: {err}"
-        raise ValueError(msg) from err
-    if a.ndim != 2:
-        msg = f"{name} must be a 2-D array (cells × genes), got shape {a.shape}."
-        raise ValueError(msg)
-    if a.shape[0] < 2:
-        msg = f"{name} needs at least 2 cells, got {a.shape[0]}."
-        raise ValueError(msg)
-    if a.shape[1] < 1:
-        msg = f"{name} needs at least 1 gene, got shape {a.shape}."
-        raise ValueError(msg)
-    if not np.isfinite(a).all():
-        msg = f"{name} contains NaN or infinite values; remove or impute them first."
-        raise ValueError(msg)
-    return a
-
-
 def _check_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = _check_cells("x (source cells)", x)
-    y = _check_cells("y (target cells)", y)
+    x = check_cells("x (source cells)", x, np.float64)
+    y = check_cells("y (target cells)", y, np.float64)
     if x.shape[1] != y.shape[1]:
         msg = (
             f"x and y must have the same number of genes (columns), got {x.shape[1]} and {y.shape[1]}; "

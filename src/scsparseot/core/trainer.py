@@ -213,13 +213,24 @@ def default_support_tol(x: np.ndarray, fraction: float = 0.1) -> np.ndarray:
     return (fraction * np.where(sd > 0, sd, floor)).astype(np.float32)
 
 
-def _as_float32(name: str, a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float32)
+def check_cells(name: str, a: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """``a`` as a finite 2-D array (cells × genes) of ``dtype`` with at least two cells and one gene.
+
+    Raises a :class:`ValueError` that names ``name`` and what is wrong otherwise.
+    """
+    try:
+        a = np.asarray(a, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        msg = f"{name} must be a numeric array (cells × genes); could not convert it: {err}"
+        raise ValueError(msg) from err
     if a.ndim != 2:
         msg = f"{name} must be a 2-D array (cells × genes), got shape {a.shape}."
         raise ValueError(msg)
     if a.shape[0] < 2:
         msg = f"{name} needs at least 2 cells, got {a.shape[0]}."
+        raise ValueError(msg)
+    if a.shape[1] < 1:
+        msg = f"{name} needs at least 1 gene, got shape {a.shape}."
         raise ValueError(msg)
     if not np.isfinite(a).all():
         msg = f"{name} contains NaN or infinite values; remove or impute them first."
@@ -260,8 +271,8 @@ class Trainer:
         seed: int = 0,
         device: str | torch.device = "auto",
     ) -> None:
-        x = _as_float32("source data", x)
-        y = _as_float32("target data", y)
+        x = check_cells("source data", x)
+        y = check_cells("target data", y)
         if x.shape[1] != y.shape[1]:
             msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
             raise ValueError(msg)
