@@ -9,7 +9,7 @@ Run from the repository root::
     python benchmarks/foundation.py                 # seeds 0 1 2, lam 2.0
     python benchmarks/foundation.py --seeds 0 --lam 1.0
 
-Writes ``benchmarks/results/foundation.json`` and ``benchmarks/results/foundation.md`` and prints the table.
+Writes ``benchmarks/results/foundation.json`` and ``.md`` (``--name`` changes the stem) and prints the table.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-genes", type=int, default=250)
     p.add_argument("--n-perturbed", type=int, default=20)
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    p.add_argument("--out", type=Path, default=RESULTS, help="folder for foundation.json / .md")
+    p.add_argument("--out", type=Path, default=RESULTS, help="folder for the results")
+    p.add_argument("--name", default="foundation", help="file stem of the results: NAME.json, NAME.md")
     return p.parse_args(argv)
 
 
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "foundation.json").write_text(json.dumps(_clean(result), indent=2) + "\n")
+    (args.out / f"{args.name}.json").write_text(json.dumps(_clean(result), indent=2) + "\n")
     md = (
         f"# Foundation benchmark\n\n{started:%Y-%m-%d %H:%M} UTC, `{result['command']}`, "
         f"{info['cpu_count']} CPUs, torch {info['torch']} ({args.threads} threads).\n\n{table}\n"
@@ -314,12 +315,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         + "\n"
     )
-    (args.out / "foundation.md").write_text(md)
+    (args.out / f"{args.name}.md").write_text(md)
     print()
     print(table)
     for name, t in targets.items():
         print(f"target {name} {t['rule']}: {'met' if t['met'] else 'NOT met'} (worst {t['worst']:.4g})")
-    print(f"wrote {args.out / 'foundation.json'} and {args.out / 'foundation.md'}")
+    print(f"wrote {args.out / args.name}.json and .md")
     return 0
 
 
