@@ -98,7 +98,7 @@ class TargetResult:
 
 
 def gene_table(target: str, genes: np.ndarray, res: TargetResult) -> pd.DataFrame:
-    """The long per-gene table of one target, ranked by mean |displacement| (rank 1 = most moved)."""
+    """The long per-gene table of one target, ranked by mean absolute displacement (rank 1 = most moved)."""
     order = np.lexsort((np.arange(genes.size), -res.mean_abs_displacement))
     rank = np.empty(genes.size, dtype=np.int64)
     rank[order] = np.arange(1, genes.size + 1)

@@ -2,7 +2,7 @@
 
 A map fitted between two random halves of the source (control) cells should move nothing; the
 gene scores of such maps, pooled over genes and repeats, form the null distribution of the score
-of an unperturbed gene. Scores are standardised per gene (mean |displacement| divided by the
+of an unperturbed gene. Scores are standardised per gene (mean absolute displacement divided by the
 gene's standard deviation in the source), which makes genes exchangeable under the null.
 """
 
@@ -21,7 +21,7 @@ __all__ = ["benjamini_hochberg", "empirical_pvalues", "gene_scores", "null_score
 
 
 def gene_scores(delta: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Per-gene score: mean |displacement| over cells divided by the gene's source standard deviation.
+    """Per-gene score: mean absolute displacement over cells divided by the gene's source standard deviation.
 
     Examples
     --------

@@ -162,7 +162,7 @@ def get_penalty(penalty: PenaltyName | Penalty, **params: float) -> Penalty:
     Parameters
     ----------
     penalty
-        A name from :data:`~scsparseot._types.PenaltyName` or a :class:`Penalty` instance
+        A name (``"l1"``, ``"stvs"``, ``"l0"``, ``"k_overlap"``) or a :class:`Penalty` instance
         (returned as is).
     **params
         Parameters of the penalty: ``gamma`` (STVS), ``sigma`` (smoothed ℓ0), ``k`` (k-overlap).

@@ -77,8 +77,8 @@ def compare(
 
     Returns
     -------
-    DataFrame with one row per target and columns ``target, n_ot, n_de, n_both, jaccard, ot_only,
-    de_only``: the number of OT-selected genes, of DE genes and of genes in both, the Jaccard index
+    DataFrame with one row per target and columns
+    ``target, n_ot, n_de, n_both, jaccard, ot_only, de_only``: the number of OT-selected genes, of DE genes and of genes in both, the Jaccard index
     ``n_both / |OT ∪ DE|`` (``NaN`` when both are empty), and the genes found only by OT (in OT
     rank order) or only by DE (in DE order), each as one comma-separated string.
 

@@ -52,9 +52,9 @@ def perturbed_genes(
 
     Returns
     -------
-    DataFrame with columns ``target, gene, mean_displacement, mean_abs_displacement,
-    support_fraction, rank, selected, p_value, adj_p_value, selection_frequency`` (always these,
-    whatever the filters): the signed and absolute mean displacement over source cells (data
+    DataFrame with columns
+    ``target, gene, mean_displacement, mean_abs_displacement, support_fraction, rank, selected, p_value, adj_p_value, selection_frequency``
+    (always these, whatever the filters): the signed and absolute mean displacement over source cells (data
     units), the share of source cells in which the gene moves, the rank by mean absolute
     displacement (1 = most moved), whether the gene is selected (adjusted p-value at most the
     fit's ``fdr`` and support at least its ``min_support``), the empirical p-value against the
@@ -110,8 +110,8 @@ def summary(adata: AnnData, key: str = "sparse_ot") -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with columns ``target, n_source, n_target, n_genes, n_selected_genes, avg_dim,
-    responder_fraction, sliced_w, lam, n_iters, converged, diverged, reason, seconds``.
+    DataFrame with columns
+    ``target, n_source, n_target, n_genes, n_selected_genes, avg_dim, responder_fraction, sliced_w, lam, n_iters, converged, diverged, reason, seconds``.
     ``responder_fraction`` is the share of source cells that move in at least one selected gene.
     """
     res = _schema.read_results(adata, key)

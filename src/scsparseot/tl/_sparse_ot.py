@@ -268,7 +268,7 @@ def sparse_ot(
     min_support
         A gene is *selected* for a target only if it moves in at least this share of source cells.
     fdr
-        False discovery rate of the selection. Each gene's score (mean |displacement| divided by its
+        False discovery rate of the selection. Each gene's score (mean absolute displacement divided by its
         control standard deviation) is compared with the scores of ``n_null`` maps fitted between
         random halves of the control cells (same method and λ), pooled over genes, giving
         empirical p-values; a gene is selected when its Benjamini–Hochberg adjusted p-value is at
