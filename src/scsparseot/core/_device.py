@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
-from typing import get_args
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 import torch
 
 from .._types import DeviceName
 
-__all__ = ["named_seed", "resolve_device", "spawn_seeds"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["named_seed", "resolve_device", "seeded_torch", "spawn_seeds"]
+
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
+@contextmanager
+def seeded_torch(seed: int | None, device: torch.device | None = None) -> Iterator[None]:
+    """Run a block on torch's global RNG seeded with ``seed``, leaving the caller's RNG unmoved.
+
+    Network initialisation draws from the global RNG; the lock keeps fits running in threads
+    (``executor=ThreadPoolExecutor(...)``) from drawing each other's numbers. ``seed=None`` only
+    isolates the block (for building networks whose weights are loaded right after).
+    """
+    devices = [device.index or 0] if device is not None and device.type == "cuda" else []
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.manual_seed(int(seed))
+        yield
 
 
 def resolve_device(device: DeviceName | str | torch.device = "auto") -> torch.device:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ._device import seeded_torch
 from .icnn import ICNN
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class SparseOTMap:
         if version != FORMAT_VERSION:
             msg = f"Map format version {version!r} is not supported; this scsparseot reads version {FORMAT_VERSION}."
             raise ValueError(msg)
-        with torch.random.fork_rng(devices=[]):  # building the network must not move the caller's RNG
+        with seeded_torch(None):  # building the network must not move the caller's RNG
             potential = ICNN(config["dim"], hidden=config["hidden"], activation=config["activation"])
         state = {
             k.removeprefix("weight__"): torch.as_tensor(np.asarray(arrays[k]))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from ._device import resolve_device
+from ._device import resolve_device, seeded_torch
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, n_moves
 from .icnn import ACTIVATIONS, ICNN
 from .map import SparseOTMap
@@ -299,9 +299,7 @@ class Trainer:
         self._x_eval = self.x[_eval_index(self.x.shape[0], config.eval_size, eval_rng)]
         self._y_eval = self.y[_eval_index(self.y.shape[0], config.eval_size, eval_rng)]
         self._y_eval_np = self._y_eval.cpu().numpy()
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(seed))
+        with seeded_torch(seed, self.device):
             self.g = ICNN(self.dim, config.hidden, activation=config.activation).to(self.device)
             self.f = ICNN(self.dim, config.hidden, activation=config.activation).to(self.device)
         if config.init == "gaussian":

@@ -31,7 +31,7 @@ def fingerprint(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, genes: l
     for a in (x, y, spec.support_tol):
         h.update(np.ascontiguousarray(a).tobytes())
     for f in fields(spec):
-        if f.name != "support_tol":
+        if f.name not in ("support_tol", "num_threads"):
             h.update(f"{f.name}={getattr(spec, f.name)!r};".encode())
     h.update(f"seed={seed};genes={','.join(genes)}".encode())
     return h.hexdigest()

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -44,7 +45,7 @@ from . import _checkpoint
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from concurrent.futures import Executor
 
     import pandas as pd
@@ -74,6 +75,7 @@ class FitSpec:
     method: str = "sparse_icnn"
     fdr: float | None = 0.05
     n_null: int = 3
+    num_threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,41 @@ def fit_target(
     With ``spec.n_runs > 0``, refit ``n_runs`` times on random 80% subsamples at the main fit's
     final λ (no new λ search) and record how often each gene is selected. With ``spec.fdr``, fit
     ``spec.n_null`` control-vs-control maps (same method, the main fit's λ) for the null scores.
+    With ``spec.num_threads``, torch uses that many intra-op threads for the fit (executor workers
+    default to all cores, which changes float reductions and so the results).
     """
+    with _torch_threads(spec.num_threads):
+        return _fit_target(x, y, spec, seed, genes, callback)
+
+
+def _torch_num_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    import torch
+
+    old = torch.get_num_threads()
+    if n is not None and n != old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != old:
+            torch.set_num_threads(old)
+
+
+def _fit_target(
+    x: np.ndarray,
+    y: np.ndarray,
+    spec: FitSpec,
+    seed: int,
+    genes: list[str],
+    callback: Callable[[dict[str, float]], None] | None,
+) -> TargetFit:
     if spec.method != "sparse_icnn":
         t0 = time.perf_counter()
         delta = _baseline_map(x, y, spec, seed) - x
@@ -424,6 +460,7 @@ def sparse_ot(
         method=method,
         fdr=None if fdr is None else float(fdr),
         n_null=int(n_null),
+        num_threads=_torch_num_threads(),
     )
     seeds = {t: named_seed(seed, t) for t in target_rows}
 
