@@ -364,9 +364,26 @@ def method_row(out: dict[str, Any], **fields: Any) -> dict[str, Any]:
         "last_progress",
     )
     row = {**fields, **{k: out[k] for k in keep if k in out}}
+    if "history" in out:
+        row["iters_trained"] = iters_trained(out["history"].get("step", []))
     row["rss_mib"] = mib(out.get("rss_kib"))
     row["rss_base_mib"] = mib(out.get("rss_base_kib"))
     return row
+
+
+def iters_trained(steps: Sequence[float], eval_every: int = 50) -> int:
+    """Iterations trained in all, from the steps of a fit's evaluations.
+
+    A λ search that rejects a move restores the trainer's step counter, so ``FitResult.n_iters``
+    leaves out the iterations spent on rejected moves; here an evaluation whose step is not above
+    the previous one counts ``eval_every`` iterations (exact when the move length is a multiple of
+    ``eval_every``, as with the defaults).
+    """
+    total, last = 0.0, 0.0
+    for s in steps:
+        total += s - last if s > last else eval_every
+        last = s
+    return int(total)
 
 
 def say(msg: str) -> None:

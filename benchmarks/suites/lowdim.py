@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     agg = C.aggregate(rows, ("dim", "method"), METRICS)
     targets = check(agg, s["lams"])
     figure = args.out / f"{'lowdim_tradeoff_quick' if args.quick else 'lowdim_tradeoff'}.png"
-    plot(agg, traces, s, figure)
+    plot(agg, traces, s, figure, rows)
     return {
         "settings": {
             "data": f"x ~ N(0, I_d), y ~ N(0, I_d) + {SHIFT}·e0 drawn independently, "
@@ -271,8 +271,15 @@ def markdown(agg: list[dict[str, Any]], methods: list[str], figure: str) -> str:
     )
 
 
-def plot(agg: list[dict[str, Any]], traces: list[dict[str, Any]], s: dict[str, Any], path: Any) -> None:
-    """Left: Spa against Err per dimension (fixed-λ path, annealed point starred); right: λ traces."""
+def plot(
+    agg: list[dict[str, Any]],
+    traces: list[dict[str, Any]],
+    s: dict[str, Any],
+    path: Any,
+    rows: list[dict[str, Any]] | None = None,
+) -> None:
+    """Left: Spa against Err per dimension (fixed-λ path, annealed point starred, each seed's annealed
+    map as a small star); right: λ traces of the annealed fits."""
     import matplotlib as mpl
 
     mpl.use("Agg")
@@ -317,11 +324,24 @@ def plot(agg: list[dict[str, Any]], traces: list[dict[str, Any]], s: dict[str, A
                 label=f"λ = auto (final {a['lam']['mean']:.2g})",
                 zorder=3,
             )
+        mine = [r for r in rows or () if r["dim"] == dim and r["method"] == AUTO and r.get("spa") is not None]
+        if mine:
+            ax.plot(
+                [r["spa"] for r in mine],
+                [r["err"] for r in mine],
+                "*",
+                ms=8,
+                color="crimson",
+                alpha=0.5,
+                label="λ = auto, each seed",
+                zorder=3,
+            )
         t = next((a for a in agg if a["dim"] == dim and a["method"] == TRUE), None)
         if t is not None:
             ax.plot(t["spa"]["mean"], t["err"]["mean"], "kx", ms=10, label="true map x + 3e0")
         ax.set_xlabel("Spa: mean STVS penalty of T(x) − x")
-        ax.set_ylabel("Err: sliced-W(T(x), y)")
+        ax.set_ylabel("Err: sliced-W(T(x), y) (log scale)")
+        ax.set_yscale("log")
         ax.set_title(f"{dim}-D: trade-off (mean ± sd over seeds)")
         ax.legend(fontsize=8)
 

@@ -323,7 +323,7 @@ class Trainer:
         """Start ``g`` at the gene-wise Gaussian OT map and ``f`` at its convex conjugate."""
         mx, my = self.x.mean(0), self.y.mean(0)
         sx, sy = self.x.std(0), self.y.std(0)
-        a = torch.where(sx > 1e-6, sy / sx.clamp(min=1e-6), torch.ones_like(sx)).clamp(0.05, 20.0)
+        a = torch.where(sx > 1e-6, sy / sx.clamp(min=1e-6), torch.ones_like(sx)).clamp(1e-3, 1e3)
         b = my - a * mx
         self.g.set_diagonal_map(a, b)
         self.f.set_diagonal_map(1.0 / a, -b / a)
