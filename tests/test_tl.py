@@ -273,10 +273,12 @@ def test_response_score_and_responder_fraction():
     # the response equals the norm of each source row of the displacement layer
     layer = adata.layers["sparse_ot_displacement"][src].toarray()
     np.testing.assert_allclose(col[src].to_numpy(), np.linalg.norm(layer, axis=1), rtol=1e-5, atol=1e-6)
+    # half of the treated cells respond: the estimate is near 0.5 although the map moves every cell
     frac = sso.get.summary(adata)["responder_fraction"][0]
+    assert frac == pytest.approx(0.5, abs=0.1)
     selected = sso.get.perturbed_genes(adata, selected_only=True)["gene"]
     cols = adata.var_names.get_indexer(selected)
-    assert frac == pytest.approx((layer[:, cols] != 0).any(1).mean())
+    assert (layer[:, cols] != 0).any(1).mean() > 0.8
     # a monotone OT map moves the cells that are already high in a shifted gene the most
     top = cols[0]
     x_top = adata.X[src][:, top]

@@ -14,6 +14,7 @@ from .metrics import (
     support_frequency,
 )
 from .penalties import L1, STVS, KOverlap, Penalty, SmoothedL0, get_penalty
+from .responders import responder_fraction
 from .stability import selected_genes, selection_frequency
 from .stopping import ConvergenceMonitor
 from .trainer import FitResult, TrainConfig, Trainer, default_support_tol, fit_map
@@ -46,6 +47,7 @@ __all__ = [
     "rank_genes",
     "recall",
     "resolve_device",
+    "responder_fraction",
     "selected_genes",
     "selection_frequency",
     "sliced_wasserstein",

@@ -112,7 +112,9 @@ def summary(adata: AnnData, key: str = "sparse_ot") -> pd.DataFrame:
     -------
     DataFrame with columns
     ``target, n_source, n_target, n_genes, n_selected_genes, avg_dim, responder_fraction, sliced_w, lam, n_iters, converged, diverged, reason, seconds``.
-    ``responder_fraction`` is the share of source cells that move in at least one selected gene.
+    ``responder_fraction`` estimates the share of target cells that respond, from the selected
+    genes (:func:`scsparseot.core.responder_fraction`: the target as a mixture of unchanged source-like
+    cells and responders); 0 when no gene is selected.
     """
     res = _schema.read_results(adata, key)
     df = res["summary"].copy()

@@ -36,6 +36,7 @@ from ..core import (
     named_seed,
     null_scores,
     resolve_device,
+    responder_fraction,
     selected_genes,
     selection_frequency,
     sliced_wasserstein,
@@ -589,14 +590,13 @@ def _summarise(
         p_value = adj_p_value = np.full(support.shape, np.nan)
     kept = np.where(moved, delta, 0.0)
     response = np.linalg.norm(kept, axis=1)
-    responders = moved[:, selected].any(1)
     summary = {
         "n_source": int(x.shape[0]),
         "n_target": int(y.shape[0]),
         "n_genes": int(x.shape[1]),
         "n_selected_genes": int(selected.sum()),
         "avg_dim": float(moved.sum(1).mean()),
-        "responder_fraction": float(responders.mean()),
+        "responder_fraction": responder_fraction(x[:, selected], y[:, selected]),
         "sliced_w": float(sliced_wasserstein(x + delta, y, n_projections=200, seed=0)),
         "lam": float(tf.lam),
         "n_iters": int(tf.n_iters),

@@ -1,0 +1,55 @@
+"""Responder fraction: mixture-proportion estimate from nearest neighbours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scsparseot.core import responder_fraction
+
+
+def _mixture(rho: float, *, shift: float = 3.0, n_x: int = 400, n_y: int = 600, d: int = 8, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_x, d))
+    y = rng.normal(size=(n_y, d))
+    y[: round(rho * n_y)] += shift
+    return x, y
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.25, 0.5, 0.75, 1.0])
+def test_recovers_the_share_of_separated_responders(rho):
+    x, y = _mixture(rho)
+    assert responder_fraction(x, y) == pytest.approx(rho, abs=0.08)
+
+
+def test_bimodal_and_variance_responses_count_as_responding():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 10))
+    sign = np.where(rng.random(500) < 0.5, 1.0, -1.0)[:, None]
+    y_bimodal = rng.normal(size=(500, 10)) + 2.0 * sign  # mean unchanged
+    assert responder_fraction(x, y_bimodal) > 0.9
+    y_half = y_bimodal.copy()
+    y_half[:250] = rng.normal(size=(250, 10))
+    assert responder_fraction(x, y_half) == pytest.approx(0.5, abs=0.1)
+
+
+def test_weak_effects_are_not_overestimated():
+    x, y = _mixture(0.5, shift=0.3, d=4)
+    assert responder_fraction(x, y) < 0.5
+
+
+def test_unequal_group_sizes_and_subsampling():
+    x, y = _mixture(0.5, n_x=300, n_y=1500)
+    full = responder_fraction(x, y, max_cells=None)
+    sub = responder_fraction(x, y, max_cells=400, seed=3)
+    assert full == pytest.approx(0.5, abs=0.08)
+    assert sub == pytest.approx(0.5, abs=0.12)
+    assert responder_fraction(x, y, max_cells=400, seed=3) == sub
+
+
+def test_degenerate_inputs():
+    x, y = _mixture(0.5)
+    assert responder_fraction(x[:, :0], y[:, :0]) == 0.0
+    assert responder_fraction(x[:1], y) == 0.0
+    with pytest.raises(ValueError, match="same number of columns"):
+        responder_fraction(x, y[:, :3])
