@@ -112,7 +112,12 @@ def test_gene_overlap_bad_kind(fitted):
 
 def test_support_dotplot_content(fitted):
     top = sso.get.perturbed_genes(fitted, top_n=3)
-    expected = list(dict.fromkeys(top["gene"]))
+    in_top = {t: top.loc[top["target"] == t].sort_values("rank")["gene"].tolist() for t in TARGETS}
+    best = top.groupby("gene")["rank"].min()
+    shared = sorted(set(in_top["drug_1"]) & set(in_top["drug_2"]), key=lambda g: best[g])
+    # columns grouped by the drugs listing them: shared genes first, then each drug's own, best rank first
+    expected = shared + [g for t in TARGETS for g in in_top[t] if g not in shared]
+    assert len(expected) == len(set(top["gene"]))
     ax = pl.support(fitted, top_n=3, show=False)
     _render(ax.figure)
     assert _ticklabels(ax) == expected
@@ -156,6 +161,11 @@ def test_displacement_heatmap_content(fitted):
     expected = layer[order][:, fitted.var_names.get_indexer(genes)]
     np.testing.assert_allclose(np.asarray(image.get_array()), expected)
     assert len(ax.figure.axes) == 2  # heatmap + colorbar
+    # genes that are not selected have grey labels, and the axis label says so
+    table = sso.get.perturbed_genes(fitted, target="drug_1").set_index("gene")["selected"]
+    grey = [matplotlib.colors.to_hex(t.get_color()) != "#000000" for t in ax.get_xticklabels()]
+    assert grey == [not table[g] for g in genes]
+    assert ("grey: not selected" in ax.get_xlabel()) == any(grey)
 
 
 def test_displacement_violin(fitted):
@@ -188,6 +198,9 @@ def test_training_fixed_lambda(fitted):
     assert "fixed λ" in axes["eval"].get_title()
     assert not axes["eval"].collections  # no moves to mark
     assert axes["err"].get_xlabel() == "training step"
+    lo, hi = axes["dim"].get_ylim()  # a count: from 0, with room above the largest value
+    assert lo == 0.0
+    assert hi > hist["dim"].max()
 
 
 def test_training_marks_accepted_and_rejected_moves(fitted):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
-from .. import get
+from .. import _schema, get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
 from ._utils import (
     DIVERGING,
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["displacement"]
 
 _KINDS = ("heatmap", "violin")
+_UNSELECTED = "#8c8c8c"
 
 
 @doc_params(
@@ -109,6 +110,7 @@ def displacement(
             msg = "genes is empty; pass None for the target's top_n genes or a list of gene names."
             raise ValueError(msg)
     idx = _gene_index(adata, genes)
+    source = _schema.read_results(adata, key)["params"]["source"]
     values = delta[:, idx].toarray()
     n_cells = values.shape[0]
 
@@ -125,10 +127,10 @@ def displacement(
             norm=TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit),
         )
         ax_main.set_yticks([])
-        ax_main.set_ylabel(f"source cells (n = {n_cells}), most moved on top")
+        ax_main.set_ylabel(f"{source} cells (n = {n_cells}), most moved on top")
         ax_main.set_xticks(np.arange(len(genes)), labels=genes, rotation=90)
-        ax_main.set_xlabel("gene")
-        ax_main.set_title(f"Displacement of {target}")
+        ax_main.set_xlabel(_grey_unselected(ax_main, adata, key, target, genes, []))
+        ax_main.set_title(f"Displacement {source} → {target}")
         cbar = fig.colorbar(image, ax=ax_main, shrink=0.9, pad=0.02)
         cbar.set_label("displacement T(x) − x")
     else:
@@ -164,9 +166,24 @@ def displacement(
             ax_main.text(p, 1.18 * top, f"{s:.0%}", ha="center", va="center", fontsize=7, color="#4d4d4d")
         ax_main.set_xticks(pos, labels=genes, rotation=90)
         ax_main.set_xlim(-0.6, len(genes) - 0.4)
-        ax_main.set_xlabel("gene (share of cells moved above)")
+        ax_main.set_xlabel(
+            _grey_unselected(ax_main, adata, key, target, genes, ["share of cells moved above"])
+        )
         ax_main.set_ylabel("displacement T(x) − x")
-        which = "moved source cells" if moved_only else "source cells"
-        ax_main.set_title(f"Displacement of {target} ({which})")
+        which = f"moved {source} cells" if moved_only else f"all {source} cells"
+        ax_main.set_title(f"Displacement {source} → {target} ({which})")
         ax_main.spines[["top", "right"]].set_visible(False)
     return _finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)
+
+
+def _grey_unselected(
+    ax: Axes, adata: AnnData, key: str, target: str, genes: list[str], notes: list[str]
+) -> str:
+    """Grey out the tick labels of the genes that are not selected; the x label, saying so if any are."""
+    selected = get.perturbed_genes(adata, key, target).set_index("gene")["selected"]
+    grey = [not bool(selected.get(g, False)) for g in genes]
+    for tick, g in zip(ax.get_xticklabels(), grey, strict=True):
+        if g:
+            tick.set_color(_UNSELECTED)
+    notes = [*notes, "grey: not selected"] if any(grey) else notes
+    return f"gene ({'; '.join(notes)})" if notes else "gene"

@@ -14,6 +14,7 @@ from ._utils import DIVERGING, _finish, _get_grid, _symmetric_limit, _targets
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import pandas as pd
     from anndata import AnnData
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -21,6 +22,25 @@ if TYPE_CHECKING:
 __all__ = ["support"]
 
 _LEGEND_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+
+
+def _grouped_top_genes(top: pd.DataFrame, targets: list[str]) -> list[str]:
+    """Genes of a ``perturbed_genes(top_n=...)`` table grouped by the targets that list them.
+
+    Sort key per gene: the number of targets listing it (most first), which targets (in target
+    order, as in an UpSet plot), then its best rank over those targets.
+    """
+    members: dict[str, set[str]] = {}
+    best: dict[str, float] = {}
+    for target, gene, rank in top[["target", "gene", "rank"]].itertuples(index=False):
+        members.setdefault(gene, set()).add(str(target))
+        best[gene] = min(best.get(gene, np.inf), float(rank))
+
+    def key(gene: str) -> tuple:
+        combo = [t in members[gene] for t in targets]
+        return (-sum(combo), [not m for m in combo], best[gene])
+
+    return sorted(members, key=key)
 
 
 @doc_params(
@@ -58,7 +78,9 @@ def support(
         Targets (drugs), one per row in this order; ``None``: every fitted target.
     genes
         Genes, one per column in this order; ``None``: the union of each target's ``top_n``
-        best-ranked genes (the first target's genes first).
+        best-ranked genes, grouped by the targets whose ``top_n`` contain them, so that the
+        overlap of the drugs shows as blocks: genes shared by the most targets first, then each
+        target's own genes in target order; best-ranked first within a group.
     top_n
         Genes per target when ``genes`` is ``None``.
     max_dot_size
@@ -85,8 +107,7 @@ def support(
         if int(top_n) < 1:
             msg = f"top_n must be a positive integer, got {top_n!r}."
             raise ValueError(msg)
-        top = get.perturbed_genes(adata, key, targets, top_n=int(top_n))
-        genes = list(dict.fromkeys(top["gene"]))
+        genes = _grouped_top_genes(get.perturbed_genes(adata, key, targets, top_n=int(top_n)), targets)
     else:
         genes = [genes] if isinstance(genes, str) else list(genes)
         if not genes:
@@ -104,7 +125,7 @@ def support(
     size = figsize or (max(5.0, 3.6 + 0.36 * len(genes)), max(2.8, 1.7 + 0.4 * len(targets)))
     fig, grid = _get_grid(ax, size, 1, 2, width_ratios=(max(2.0, 0.36 * len(genes)), 1.5))
     ax_main = fig.add_subplot(grid[0, 0])
-    side = grid[0, 1].subgridspec(4, 1, height_ratios=(0.5, 0.22, 0.11, 0.9))
+    side = grid[0, 1].subgridspec(4, 1, height_ratios=(0.3, 0.3, 0.11, 0.9))
     ax_size = fig.add_subplot(side[0, 0])
     ax_cbar = fig.add_subplot(side[2, 0])
 

@@ -175,6 +175,8 @@ def training(
             float(max_genes), color="#d95f02", linestyle=":", linewidth=1.2, label="max_genes"
         )
         axes["dim"].legend(loc="best", fontsize=8, frameon=False)
+    # a count, from 0: a drop from 12.4 to 12 genes should not look like a cliff
+    axes["dim"].set_ylim(0.0, 1.1 * max(axes["dim"].get_ylim()[1], 1.0))
 
     a = axes["eval"]
     if moves is not None:

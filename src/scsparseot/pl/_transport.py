@@ -173,7 +173,7 @@ def transport(
         labels = [f"PC{c + 1} of {on} ({ratio[c]:.0%} of variance)" for c in comps]
     img = src + shift
 
-    size = figsize or (5.6, 4.8)
+    size = figsize or (6.8, 4.8)
     fig, ax_main = _get_ax(ax, size)
     ax_main.scatter(tgt[:, 0], tgt[:, 1], s=8, color=_TARGET, label=f"{target} cells", zorder=1, linewidths=0)
     ax_main.scatter(
@@ -195,13 +195,24 @@ def transport(
             headwidth=4,
             headlength=5,
             color=_ARROW,
-            alpha=0.75,
-            zorder=4,
+            alpha=0.35,
+            zorder=2.5,  # over the source cells, under their images
         )
     ax_main.set_xlabel(labels[0])
     ax_main.set_ylabel(labels[1])
     n_shown = min(int(n_arrows), moved.size)
     ax_main.set_title(f"Transport {params['source']} → {target} ({n_shown} arrows)")
-    ax_main.legend(loc="best", fontsize=8, markerscale=2.0, frameon=True, framealpha=0.85)
+    # outside the axes: inside, it hides cells whatever corner it takes
+    handles, names = ax_main.get_legend_handles_labels()
+    order = [1, 2, 0]  # in the order of the story: control cells, their images, the target cells
+    ax_main.legend(
+        [handles[i] for i in order],
+        [names[i] for i in order],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        markerscale=2.0,
+        frameon=False,
+    )
     ax_main.set_aspect("auto")
     return _finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)
