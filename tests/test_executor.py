@@ -36,3 +36,21 @@ def test_process_executor_matches_sequential(synthetic, fitted):
     b = sso.get.perturbed_genes(fitted, target="drug_2").set_index("gene").loc[a.index]
     np.testing.assert_allclose(a["mean_displacement"], b["mean_displacement"], atol=1e-4)
     assert a["selected"].equals(b["selected"])
+
+
+def test_dask_executor_matches_sequential(synthetic, fitted):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        out = sso.tl.sparse_ot(
+            synthetic, config=FAST, lam=1.0, executor=client.get_executor(), progress=False, copy=True
+        )
+    for target in ("drug_1", "drug_2"):
+        a = sso.get.perturbed_genes(out, target=target).set_index("gene")
+        b = sso.get.perturbed_genes(fitted, target=target).set_index("gene").loc[a.index]
+        assert a["selected"].equals(b["selected"])
+        np.testing.assert_allclose(a["mean_displacement"], b["mean_displacement"], atol=1e-4)

@@ -13,6 +13,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from ._types import PenaltyName
+from .core.cells import CellData
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -215,18 +216,31 @@ def dense_rows(matrix: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def check_finite(name: str, a: np.ndarray) -> None:
-    """Raise :class:`ValueError` if ``a`` holds NaN or infinite values."""
-    bad = ~np.isfinite(a)
-    if bad.any():
-        n_bad = int(bad.sum())
+def check_finite(name: str, a: np.ndarray | CellData) -> None:
+    """Raise :class:`ValueError` if ``a`` holds NaN or infinite values.
+
+    For :class:`~scsparseot.core.CellData` the count comes from its streamed profile (the stored
+    entries of a sparse matrix, blocks of a backed file), so nothing is densified.
+    """
+    n_bad = a.profile().n_nonfinite if isinstance(a, CellData) else int((~np.isfinite(a)).sum())
+    if n_bad:
         msg = f"The {name} cells contain {n_bad} NaN/infinite value(s); remove or impute them (e.g. with np.nan_to_num) before fitting."
         raise ValueError(msg)
 
 
-def warn_data_issues(x: np.ndarray, genes: list[str], *, stacklevel: int = 3) -> None:
-    """Warn about data that fits poorly: raw counts, constant genes, genes on very different scales."""
-    sd = x.std(0)
+def warn_data_issues(x: np.ndarray | CellData, genes: list[str], *, stacklevel: int = 3) -> None:
+    """Warn about data that fits poorly: raw counts, constant genes, genes on very different scales.
+
+    ``x`` may be :class:`~scsparseot.core.CellData`: its profile (one streamed pass, cached) gives
+    the standard deviations, the largest value and whether all values are whole numbers.
+    """
+    if isinstance(x, CellData):
+        prof = x.profile()
+        sd, biggest, whole = np.sqrt(prof.var), prof.max, prof.integer
+    else:
+        sd = x.std(0)
+        biggest = float(x.max()) if x.size else -np.inf
+        whole = bool(biggest > 30 and np.all(np.mod(x, 1) == 0))
     constant = np.flatnonzero(sd == 0)
     if constant.size:
         names = _listing([genes[i] for i in constant], limit=5)
@@ -236,10 +250,10 @@ def warn_data_issues(x: np.ndarray, genes: list[str], *, stacklevel: int = 3) ->
             UserWarning,
             stacklevel=stacklevel,
         )
-    if x.size and x.max() > 30 and np.all(np.mod(x, 1) == 0):
+    if biggest > 30 and whole:
         warnings.warn(
             "The data look like raw counts (integers up to "
-            f"{int(x.max())}); OT maps on counts are dominated by highly expressed genes. Normalise and "
+            f"{int(biggest)}); OT maps on counts are dominated by highly expressed genes. Normalise and "
             "log-transform first (sc.pp.normalize_total, sc.pp.log1p) or pass a log-normalised layer=.",
             UserWarning,
             stacklevel=stacklevel,

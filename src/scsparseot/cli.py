@@ -63,7 +63,8 @@ def _fit(args: argparse.Namespace) -> int:
 
     from . import get, tl
 
-    adata = ad.read_h5ad(args.input)
+    # backed: X stays on disk and the fit reads the cells it needs from the file
+    adata = ad.read_h5ad(args.input, backed="r" if args.backed else None)
     tl.sparse_ot(
         adata,
         groupby=args.groupby,
@@ -120,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--source", default="control")
     fit.add_argument("--target", nargs="*", help="target groups (default: every group but the source)")
     fit.add_argument("--layer")
+    fit.add_argument(
+        "--backed",
+        action="store_true",
+        help="read X from the file as needed instead of loading it (large data)",
+    )
     fit.add_argument("--penalty", default="stvs", choices=["stvs", "l1", "l0", "k_overlap"])
     fit.add_argument("--lam", type=_lam, default="auto", help="penalty strength, or 'auto' (default)")
     fit.add_argument("--max-genes", type=float, help="limit on the average number of moved genes per cell")

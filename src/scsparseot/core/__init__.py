@@ -3,6 +3,7 @@
 from ._device import named_seed, resolve_device, spawn_seeds
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
 from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores
+from .cells import CellData, DenseCells, LazyCells, SparseCells, as_cells
 from .icnn import ICNN
 from .map import SparseOTMap
 from .metrics import (
@@ -15,8 +16,9 @@ from .metrics import (
 )
 from .penalties import L1, STVS, KOverlap, Penalty, SmoothedL0, get_penalty
 from .responders import responder_fraction
-from .stability import selected_genes, selection_frequency
+from .stability import select_by_support, selected_genes, selection_frequency
 from .stopping import ConvergenceMonitor
+from .summary import DisplacementSummary, summarise_displacements
 from .trainer import FitResult, TrainConfig, Trainer, default_support_tol, fit_map
 
 __all__ = [
@@ -24,15 +26,21 @@ __all__ = [
     "L1",
     "STVS",
     "AnnealConfig",
+    "CellData",
     "ConvergenceMonitor",
+    "DenseCells",
+    "DisplacementSummary",
     "FitResult",
     "KOverlap",
+    "LazyCells",
     "Penalty",
     "SmoothedL0",
+    "SparseCells",
     "SparseOTMap",
     "TrainConfig",
     "Trainer",
     "anneal_lambda",
+    "as_cells",
     "benjamini_hochberg",
     "constrain_dimension",
     "default_support_tol",
@@ -48,9 +56,11 @@ __all__ = [
     "recall",
     "resolve_device",
     "responder_fraction",
+    "select_by_support",
     "selected_genes",
     "selection_frequency",
     "sliced_wasserstein",
     "spawn_seeds",
+    "summarise_displacements",
     "support_frequency",
 ]

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from scipy import sparse
 
 from ._device import seeded_torch
+from .cells import CellData, as_cells
 from .icnn import ICNN
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 __all__ = ["SparseOTMap"]
 
@@ -92,34 +94,59 @@ class SparseOTMap:
             raise ValueError(msg)
         return x
 
-    def transport(self, x: np.ndarray, *, batch_size: int = 8192) -> np.ndarray:
-        """Images ``T(x)`` of the rows of ``x`` (data units, float32), computed in batches."""
+    def _blocks(
+        self, x: np.ndarray | CellData | sparse.spmatrix, batch_size: int
+    ) -> tuple[np.ndarray, Iterator[tuple[int, np.ndarray]]]:
+        """An output array like ``x`` and ``(start, dense block)`` pairs over ``x``'s rows."""
+        if isinstance(x, CellData) or sparse.issparse(x):
+            cells = as_cells(x)
+            if cells.shape[1] != self.n_genes:
+                msg = f"Expected cells with {self.n_genes} genes, got shape {cells.shape}."
+                raise ValueError(msg)
+            return np.empty(cells.shape, dtype=np.float32), cells.chunks(min(batch_size, cells.chunk_size()))
         x = self._check(x)
-        out = np.empty_like(x)
+        return np.empty_like(x), (
+            (start, x[start : start + batch_size]) for start in range(0, x.shape[0], batch_size)
+        )
+
+    def _transport_block(self, xb: np.ndarray, center: torch.Tensor) -> np.ndarray:
+        tb = self.potential.transport((torch.as_tensor(xb, device=self.device) - center) / self.scale)
+        return (tb * self.scale + center).detach().cpu().numpy()
+
+    def transport(self, x: np.ndarray | CellData | sparse.spmatrix, *, batch_size: int = 8192) -> np.ndarray:
+        """Images ``T(x)`` of the rows of ``x`` (data units, float32), computed in batches.
+
+        ``x`` may be a dense array, a scipy sparse matrix or
+        :class:`~scsparseot.core.CellData`; only one batch of it is densified at a time.
+        """
+        out, blocks = self._blocks(x, batch_size)
         center = torch.as_tensor(self.center, device=self.device)
-        for start in range(0, x.shape[0], batch_size):
-            xb = (torch.as_tensor(x[start : start + batch_size], device=self.device) - center) / self.scale
-            tb = self.potential.transport(xb) * self.scale + center
-            out[start : start + batch_size] = tb.detach().cpu().numpy()
+        for start, xb in blocks:
+            out[start : start + xb.shape[0]] = self._transport_block(xb, center)
         return out
 
-    def displacement(self, x: np.ndarray, *, sparsify: bool = False, batch_size: int = 8192) -> np.ndarray:
+    def displacement(
+        self, x: np.ndarray | CellData | sparse.spmatrix, *, sparsify: bool = False, batch_size: int = 8192
+    ) -> np.ndarray:
         """Displacements ``T(x) − x`` (data units, float32).
 
         Parameters
         ----------
         x
-            Cells, shape ``(n_cells, n_genes)``.
+            Cells, shape ``(n_cells, n_genes)``: a dense array, a scipy sparse matrix or
+            :class:`~scsparseot.core.CellData` (densified one batch at a time).
         sparsify
             Set entries with ``|Δ| ≤ support_tol`` to exactly zero.
         batch_size
             Number of cells per forward pass.
         """
-        x = self._check(x)
-        delta = self.transport(x, batch_size=batch_size) - x
+        out, blocks = self._blocks(x, batch_size)
+        center = torch.as_tensor(self.center, device=self.device)
+        for start, xb in blocks:
+            out[start : start + xb.shape[0]] = self._transport_block(xb, center) - xb
         if sparsify:
-            delta[np.abs(delta) <= self.support_tol] = 0.0
-        return delta
+            out[np.abs(out) <= self.support_tol] = 0.0
+        return out
 
     def config(self) -> dict[str, Any]:
         """JSON-serialisable description of the map (everything but the weights)."""

@@ -16,6 +16,7 @@ __all__ = [
     "rank_genes",
     "recall",
     "sliced_wasserstein",
+    "subsample_index",
     "support_frequency",
 ]
 
@@ -89,9 +90,18 @@ def sliced_wasserstein(
 
 
 def _subsample(a: np.ndarray, max_points: int | None, rng: np.random.Generator) -> np.ndarray:
-    if max_points is None or a.shape[0] <= max_points:
-        return a
-    return a[rng.choice(a.shape[0], max_points, replace=False)]
+    idx = subsample_index(a.shape[0], max_points, rng)
+    return a if idx is None else a[idx]
+
+
+def subsample_index(n: int, max_points: int | None, rng: np.random.Generator) -> np.ndarray | None:
+    """Rows that :func:`sliced_wasserstein` keeps of ``n`` points (``None``: all, and ``rng`` is not used).
+
+    Drawing the indices first lets a caller read only those rows of data it streams.
+    """
+    if max_points is None or n <= max_points:
+        return None
+    return rng.choice(n, max_points, replace=False)
 
 
 def rank_genes(delta: np.ndarray) -> np.ndarray:

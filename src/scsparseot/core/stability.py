@@ -7,13 +7,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._device import named_seed
+from .summary import summarise_displacements
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .cells import CellData
     from .trainer import FitResult
 
-__all__ = ["selected_genes", "selection_frequency"]
+__all__ = ["select_by_support", "selected_genes", "selection_frequency"]
+
+
+def select_by_support(support: np.ndarray, min_support: float) -> np.ndarray:
+    """Genes whose share of moved cells ``support`` is at least ``min_support`` (``> 0`` when it is 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> select_by_support(np.array([0.0, 0.2, 0.6]), 0.5)
+    array([False, False,  True])
+    """
+    return support >= min_support if min_support > 0 else support > 0
 
 
 def selected_genes(delta: np.ndarray, support_tol: np.ndarray | float, min_support: float) -> np.ndarray:
@@ -27,14 +41,13 @@ def selected_genes(delta: np.ndarray, support_tol: np.ndarray | float, min_suppo
     >>> selected_genes(np.array([[0.0, 1.0], [0.0, 0.0]]), 0.5, 0.5)
     array([False,  True])
     """
-    support = (np.abs(delta) > np.asarray(support_tol)).mean(0)
-    return support >= min_support if min_support > 0 else support > 0
+    return select_by_support((np.abs(delta) > np.asarray(support_tol)).mean(0), min_support)
 
 
 def selection_frequency(
-    x: np.ndarray,
-    y: np.ndarray,
-    fit: Callable[[np.ndarray, np.ndarray, int], FitResult],
+    x: np.ndarray | CellData,
+    y: np.ndarray | CellData,
+    fit: Callable[[np.ndarray | CellData, np.ndarray | CellData, int], FitResult],
     *,
     n_runs: int,
     fraction: float = 0.8,
@@ -46,7 +59,8 @@ def selection_frequency(
     Parameters
     ----------
     x, y
-        Source and target cells.
+        Source and target cells: arrays or :class:`~scsparseot.core.CellData` (subsets of
+        which are passed to ``fit`` as such, not densified).
     fit
         ``fit(x_sub, y_sub, seed) -> FitResult``; the caller fixes everything else (penalty, λ, ...).
     n_runs
@@ -71,5 +85,8 @@ def selection_frequency(
         xs = x[np.sort(rng.choice(x.shape[0], max(2, round(fraction * x.shape[0])), replace=False))]
         ys = y[np.sort(rng.choice(y.shape[0], max(2, round(fraction * y.shape[0])), replace=False))]
         res = fit(xs, ys, named_seed(seed, f"refit-{run}"))
-        counts += selected_genes(res.map.displacement(xs), res.map.support_tol, min_support)
+        # the share of moved cells, streamed over blocks of cells (no dense displacement matrix)
+        counts += select_by_support(
+            summarise_displacements(xs, res.map, res.map.support_tol).support, min_support
+        )
     return counts / n_runs

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+from scipy import sparse
 
 from ._device import resolve_device, seeded_torch
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, n_moves
+from .cells import CellData, DenseCells, as_cells
 from .icnn import ACTIVATIONS, ICNN
 from .map import SparseOTMap
 from .metrics import sliced_wasserstein
@@ -201,13 +203,20 @@ class FitResult:
         return float(self.history["err"][-1]) if len(self.history["err"]) else float("nan")
 
 
-def default_support_tol(x: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+def default_support_tol(x: np.ndarray | CellData | sparse.spmatrix, fraction: float = 0.1) -> np.ndarray:
     """Default per-gene tolerance: ``fraction`` × the gene's standard deviation in the source cells.
 
     Genes that do not vary in the source get ``fraction`` × the median standard deviation (or
     ``fraction`` when every gene is constant), so that numerical noise never counts as movement.
+    ``x`` may be an array, a sparse matrix or :class:`~scsparseot.core.CellData` (whose
+    standard deviations are streamed, without densifying).
     """
-    sd = np.asarray(x, dtype=np.float64).std(0)
+    if isinstance(x, DenseCells):
+        x = x.to_numpy()
+    if isinstance(x, CellData) or sparse.issparse(x):
+        sd = as_cells(x).std(0, dtype=np.float64)
+    else:
+        sd = np.asarray(x, dtype=np.float64).std(0)
     positive = sd[sd > 0]
     floor = float(np.median(positive)) if positive.size else 1.0
     return (fraction * np.where(sd > 0, sd, floor)).astype(np.float32)
@@ -238,13 +247,91 @@ def check_cells(name: str, a: np.ndarray, dtype: type = np.float32) -> np.ndarra
     return a
 
 
+def check_cell_data(name: str, a: np.ndarray | CellData | sparse.spmatrix) -> CellData:
+    """``a`` as checked :class:`~scsparseot.core.CellData` (see :func:`check_cells`).
+
+    Arrays are checked by :func:`check_cells` and wrapped in :class:`~scsparseot.core.DenseCells`;
+    sparse matrices and other :class:`~scsparseot.core.CellData` are checked on their shape
+    and, in one streaming pass, on their values (without densifying them).
+    """
+    if not (isinstance(a, CellData) or sparse.issparse(a)):
+        return DenseCells(check_cells(name, a))
+    cells = as_cells(a)
+    n, d = cells.shape
+    if n < 2:
+        msg = f"{name} needs at least 2 cells, got {n}."
+        raise ValueError(msg)
+    if d < 1:
+        msg = f"{name} needs at least 1 gene, got shape {cells.shape}."
+        raise ValueError(msg)
+    if cells.profile().n_nonfinite:
+        msg = f"{name} contains NaN or infinite values; remove or impute them first."
+        raise ValueError(msg)
+    return cells
+
+
+class _Rows:
+    """Standardised cells ``(x − center) / scale`` as float32 tensors on the device.
+
+    Dense input is standardised and moved to the device once (as the trainer always did); other
+    :class:`~scsparseot.core.CellData` (sparse, lazily read) stay where they are and each
+    request densifies, standardises and moves only the rows asked for.
+    """
+
+    dtype = torch.float32
+
+    def __init__(self, cells: CellData, center: np.ndarray, scale: float, device: torch.device) -> None:
+        self.cells, self.center, self.scale, self.device = cells, center, scale, device
+        self.shape = cells.shape
+        self._all = self._standardise(cells.to_numpy()) if isinstance(cells, DenseCells) else None
+
+    def _standardise(self, a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((a - self.center) / self.scale, device=self.device)
+
+    @property
+    def resident(self) -> bool:
+        """Whether all cells are on the device."""
+        return self._all is not None
+
+    def all(self) -> torch.Tensor:
+        """All cells (read once and kept, for full-batch training)."""
+        if self._all is None:
+            self._all = self._standardise(self.cells.to_numpy())
+        return self._all
+
+    def take(self, idx: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The cells ``idx`` (any order, repeats allowed)."""
+        if self._all is not None:
+            return self._all[idx.to(self.device) if isinstance(idx, torch.Tensor) else idx]
+        if isinstance(idx, torch.Tensor):
+            idx = idx.cpu().numpy()
+        return self._standardise(self.cells.rows(idx))
+
+    def mean_std(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-gene mean and (unbiased) standard deviation of the standardised cells."""
+        if self._all is not None:
+            return self._all.mean(0), self._all.std(0)
+        prof = self.cells.profile()
+        n = prof.n_cells
+        mean = (prof.mean - self.center) / self.scale
+        std = np.sqrt(prof.var * n / max(n - 1, 1)) / self.scale
+        return (
+            torch.as_tensor(mean.astype(np.float32), device=self.device),
+            torch.as_tensor(std.astype(np.float32), device=self.device),
+        )
+
+
 class Trainer:
     """Stateful minimax trainer; :func:`fit_map` drives it for a fixed λ, the λ searches step it.
 
     Parameters
     ----------
     x, y
-        Source and target cells, ``(n, d)`` and ``(m, d)``, data units.
+        Source and target cells, ``(n, d)`` and ``(m, d)``, data units: arrays, scipy sparse
+        matrices or :class:`~scsparseot.core.CellData`. Dense arrays are moved to the device
+        whole; sparse and lazily read cells are densified one mini-batch at a time, and their
+        means and variances are streamed, so the full dense matrix is never built (unless
+        ``config.batch_size`` is ``None``: full batches need every cell).
     penalty
         Penalty name or instance (its parameters in standardised units).
     lam
@@ -261,8 +348,8 @@ class Trainer:
 
     def __init__(
         self,
-        x: np.ndarray,
-        y: np.ndarray,
+        x: np.ndarray | CellData | sparse.spmatrix,
+        y: np.ndarray | CellData | sparse.spmatrix,
         *,
         penalty: PenaltyName | Penalty = "stvs",
         lam: float = 1.0,
@@ -271,33 +358,33 @@ class Trainer:
         seed: int = 0,
         device: str | torch.device = "auto",
     ) -> None:
-        x = check_cells("source data", x)
-        y = check_cells("target data", y)
-        if x.shape[1] != y.shape[1]:
-            msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
+        xc = check_cell_data("source data", x)
+        yc = check_cell_data("target data", y)
+        if xc.shape[1] != yc.shape[1]:
+            msg = f"Source and target have different numbers of genes: {xc.shape[1]} and {yc.shape[1]}."
             raise ValueError(msg)
         self.config = config = config or TrainConfig()
         self.penalty = get_penalty(penalty)
         self.lam = _check_lam(lam)
         self.device = resolve_device(device)
-        self.dim = x.shape[1]
+        self.dim = xc.shape[1]
         # standardise: one translation and one global scale, which leave the OT map unchanged
-        self.center = x.mean(0)
-        scale = float(np.sqrt(np.mean(x.var(0))))
+        self.center = xc.mean(0)
+        scale = float(np.sqrt(np.mean(xc.var(0))))
         self.scale = scale if scale > 0 else 1.0
-        tol = default_support_tol(x) if support_tol is None else np.asarray(support_tol, dtype=np.float32)
+        tol = default_support_tol(xc) if support_tol is None else np.asarray(support_tol, dtype=np.float32)
         if np.any(tol < 0):
             msg = f"support_tol must be >= 0, got {support_tol!r}."
             raise ValueError(msg)
         self.support_tol = np.broadcast_to(tol, (self.dim,)).astype(np.float32)
         self._tol_scaled = torch.as_tensor(self.support_tol / self.scale, device=self.device)
-        self.x = torch.as_tensor((x - self.center) / self.scale, device=self.device)
-        self.y = torch.as_tensor((y - self.center) / self.scale, device=self.device)
+        self.x = _Rows(xc, self.center, self.scale, self.device)
+        self.y = _Rows(yc, self.center, self.scale, self.device)
         self._batch = config.batch_size or max(self.x.shape[0], self.y.shape[0])
         self._gen = torch.Generator(device="cpu").manual_seed(int(seed))
         eval_rng = np.random.default_rng(seed)
-        self._x_eval = self.x[_eval_index(self.x.shape[0], config.eval_size, eval_rng)]
-        self._y_eval = self.y[_eval_index(self.y.shape[0], config.eval_size, eval_rng)]
+        self._x_eval = self.x.take(_eval_index(self.x.shape[0], config.eval_size, eval_rng))
+        self._y_eval = self.y.take(_eval_index(self.y.shape[0], config.eval_size, eval_rng))
         self._y_eval_np = self._y_eval.cpu().numpy()
         with seeded_torch(seed, self.device):
             self.g = ICNN(self.dim, config.hidden, activation=config.activation).to(self.device)
@@ -321,20 +408,18 @@ class Trainer:
     # ----------------------------------------------------------------------------------- set-up
     def _init_gaussian(self) -> None:
         """Start ``g`` at the gene-wise Gaussian OT map and ``f`` at its convex conjugate."""
-        mx, my = self.x.mean(0), self.y.mean(0)
-        sx, sy = self.x.std(0), self.y.std(0)
+        (mx, sx), (my, sy) = self.x.mean_std(), self.y.mean_std()
         a = torch.where(sx > 1e-6, sy / sx.clamp(min=1e-6), torch.ones_like(sx)).clamp(1e-3, 1e3)
         b = my - a * mx
         self.g.set_diagonal_map(a, b)
         self.f.set_diagonal_map(1.0 / a, -b / a)
 
     # ---------------------------------------------------------------------------------- training
-    def _draw(self, data: torch.Tensor) -> torch.Tensor:
+    def _draw(self, data: _Rows) -> torch.Tensor:
         n = data.shape[0]
         if self._batch >= n:
-            return data
-        idx = torch.randint(n, (self._batch,), generator=self._gen).to(data.device)
-        return data[idx]
+            return data.all()
+        return data.take(torch.randint(n, (self._batch,), generator=self._gen))
 
     def _set_lr(self) -> float:
         c = self.config
@@ -502,8 +587,8 @@ def _check_lam(lam: float) -> float:
 
 
 def fit_map(
-    x: np.ndarray,
-    y: np.ndarray,
+    x: np.ndarray | CellData | sparse.spmatrix,
+    y: np.ndarray | CellData | sparse.spmatrix,
     *,
     penalty: PenaltyName | Penalty = "stvs",
     lam: float | Literal["auto"] = 1.0,
@@ -521,7 +606,9 @@ def fit_map(
     Parameters
     ----------
     x, y
-        Source and target cells, ``(n, d)`` and ``(m, d)`` float arrays in data units.
+        Source and target cells, ``(n, d)`` and ``(m, d)`` in data units: float arrays, scipy
+        sparse matrices (densified one mini-batch at a time) or
+        :class:`~scsparseot.core.CellData` (for example rows read lazily from a file).
     penalty
         ``"stvs"`` (default), ``"l1"``, ``"l0"``, ``"k_overlap"`` or a :class:`~scsparseot.core.Penalty`.
     lam

@@ -15,21 +15,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import sparse
 
-from ..core import SparseOTMap
+from ..core import CellData, DisplacementSummary, SparseOTMap
 
 if TYPE_CHECKING:
     from ._sparse_ot import FitSpec, TargetFit
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _SCALARS = ("lam", "seconds", "n_iters", "converged", "diverged", "reason")
+_SUMMARY_ARRAYS = ("response", "mean", "mean_abs", "support")
 
 
-def fingerprint(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, genes: list[str]) -> str:
-    """Hash of the inputs of one target's fit."""
+def fingerprint(
+    x: np.ndarray | CellData, y: np.ndarray | CellData, spec: FitSpec, seed: int, genes: list[str]
+) -> str:
+    """Hash of the inputs of one target's fit (dense data hash as their raw bytes; others stream)."""
     h = hashlib.sha256()
     for a in (x, y, spec.support_tol):
-        h.update(np.ascontiguousarray(a).tobytes())
+        if isinstance(a, CellData):
+            a.update_hash(h)
+        else:
+            h.update(np.ascontiguousarray(a).tobytes())
     for f in fields(spec):
         if f.name not in ("support_tol", "num_threads"):
             h.update(f"{f.name}={getattr(spec, f.name)!r};".encode())
@@ -47,7 +54,15 @@ def save(directory: str | Path, target: str, fit: TargetFit, key: str) -> Path:
     """Write one target's result."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, Any] = {"delta": fit.delta, "support_tol": fit.support_tol}
+    disp = fit.displacements
+    arrays: dict[str, Any] = {
+        "support_tol": fit.support_tol,
+        "kept_data": disp.kept.data,
+        "kept_indices": disp.kept.indices,
+        "kept_indptr": disp.kept.indptr,
+        "kept_shape": np.asarray(disp.kept.shape),
+        **{name: getattr(disp, name) for name in _SUMMARY_ARRAYS},
+    }
     for name in ("selection_frequency", "null_scores"):
         if getattr(fit, name) is not None:
             arrays[name] = getattr(fit, name)
@@ -57,7 +72,13 @@ def save(directory: str | Path, target: str, fit: TargetFit, key: str) -> Path:
     if fit.map is not None:
         for k, v in fit.map.to_arrays().items():
             arrays[f"map__{k}"] = v
-    header = {"format_version": FORMAT_VERSION, "fingerprint": key, **{k: getattr(fit, k) for k in _SCALARS}}
+    header = {
+        "format_version": FORMAT_VERSION,
+        "fingerprint": key,
+        "avg_dim": disp.avg_dim,
+        "sliced_w": disp.sliced_w,
+        **{k: getattr(fit, k) for k in _SCALARS},
+    }
     arrays["header"] = np.array(json.dumps(header))
     path = _path(directory, target)
     tmp = path.with_name(path.name + ".tmp.npz")
@@ -79,8 +100,18 @@ def load(directory: str | Path, target: str, key: str) -> TargetFit | None:
             return None
         arrays = {k: data[k] for k in data.files}
     maps = {k.removeprefix("map__"): v for k, v in arrays.items() if k.startswith("map__")}
+    kept = sparse.csr_matrix(
+        (arrays["kept_data"], arrays["kept_indices"], arrays["kept_indptr"]),
+        shape=tuple(int(v) for v in arrays["kept_shape"]),
+    )
+    disp = DisplacementSummary(
+        kept=kept,
+        avg_dim=float(header["avg_dim"]),
+        sliced_w=float(header["sliced_w"]),
+        **{name: arrays[name] for name in _SUMMARY_ARRAYS},
+    )
     return TargetFit(
-        delta=arrays["delta"],
+        displacements=disp,
         support_tol=arrays["support_tol"],
         history={k.removeprefix("history__"): v for k, v in arrays.items() if k.startswith("history__")},
         moves={k.removeprefix("moves__"): v for k, v in arrays.items() if k.startswith("moves__")},

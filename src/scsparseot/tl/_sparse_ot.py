@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
-from scipy import sparse
 
 from .. import _schema
 from .._docs import doc_adata, doc_params
@@ -23,7 +22,6 @@ from .._validation import (
     check_groups,
     check_layer,
     check_options,
-    dense_rows,
     warn_data_issues,
 )
 from ..core import (
@@ -37,12 +35,13 @@ from ..core import (
     null_scores,
     resolve_device,
     responder_fraction,
-    selected_genes,
+    select_by_support,
     selection_frequency,
-    sliced_wasserstein,
+    summarise_displacements,
 )
 from ..core.trainer import default_support_tol
 from . import _checkpoint
+from ._data import group_cells
 
 if TYPE_CHECKING:
     import os
@@ -53,7 +52,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from .._types import DeviceName, PenaltyName
-    from ..core import FitResult, Penalty, SparseOTMap
+    from ..core import CellData, DisplacementSummary, FitResult, Penalty, SparseOTMap
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +80,13 @@ class FitSpec:
 
 @dataclass(frozen=True)
 class TargetFit:
-    """What a target's task returns: displacements of the source cells and how they were found."""
+    """What a target's task returns: displacements of the source cells and how they were found.
 
-    delta: np.ndarray
+    ``displacements`` holds the sparsified displacements and per-gene summaries, computed block by
+    block over the source cells, so no dense ``n_cells × n_genes`` matrix crosses the executor.
+    """
+
+    displacements: DisplacementSummary
     support_tol: np.ndarray
     lam: float
     seconds: float
@@ -99,8 +102,8 @@ class TargetFit:
 
 
 def _fit(
-    x: np.ndarray,
-    y: np.ndarray,
+    x: CellData,
+    y: CellData,
     spec: FitSpec,
     seed: int,
     genes: list[str],
@@ -136,8 +139,8 @@ def _baseline_map(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int) -> np.
 
 
 def fit_target(
-    x: np.ndarray,
-    y: np.ndarray,
+    x: CellData,
+    y: CellData,
     spec: FitSpec,
     seed: int,
     genes: list[str],
@@ -145,7 +148,8 @@ def fit_target(
 ) -> TargetFit:
     """Fit one target (a top-level function so that process and cluster executors can run it).
 
-    With ``spec.n_runs > 0``, refit ``n_runs`` times on random 80% subsamples at the main fit's
+    ``x`` and ``y`` are :class:`~scsparseot.core.CellData` (dense, CSR or read from a backed
+    file); the neural fit reads them one mini-batch at a time. With ``spec.n_runs > 0``, refit ``n_runs`` times on random 80% subsamples at the main fit's
     final λ (no new λ search) and record how often each gene is selected. With ``spec.fdr``, fit
     ``spec.n_null`` control-vs-control maps (same method, the main fit's λ) for the null scores.
     With ``spec.num_threads``, torch uses that many intra-op threads for the fit (executor workers
@@ -176,24 +180,30 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 
 def _fit_target(
-    x: np.ndarray,
-    y: np.ndarray,
+    x: CellData,
+    y: CellData,
     spec: FitSpec,
     seed: int,
     genes: list[str],
     callback: Callable[[dict[str, float]], None] | None,
 ) -> TargetFit:
     if spec.method != "sparse_icnn":
+        # the baselines need every cell at once (exact OT and the elastic map hold n × m matrices)
+        xd, yd = x.to_numpy(), y.to_numpy()
         t0 = time.perf_counter()
-        delta = _baseline_map(x, y, spec, seed) - x
+        delta = _baseline_map(xd, yd, spec, seed) - xd
         seconds = time.perf_counter() - t0
         null = None
         if spec.fdr is not None:
             null = null_scores(
-                x, lambda a, b, s: _baseline_map(a, b, spec, s) - a, n_null=spec.n_null, seed=seed
+                xd, lambda a, b, s: _baseline_map(a, b, spec, s) - a, n_null=spec.n_null, seed=seed
             )
         return TargetFit(
-            delta=delta, support_tol=spec.support_tol, lam=float("nan"), seconds=seconds, null_scores=null
+            displacements=summarise_displacements(xd, delta, spec.support_tol, y=yd),
+            support_tol=spec.support_tol,
+            lam=float("nan"),
+            seconds=seconds,
+            null_scores=null,
         )
     main = _fit(x, y, spec, seed, genes, callback)
     fixed = replace(spec, lam=main.lam, max_genes=None)
@@ -209,10 +219,10 @@ def _fit_target(
         )
     if spec.fdr is not None:
         null = null_scores(
-            x, lambda a, b, s: _fit(a, b, fixed, s, genes).map.displacement(a), n_null=spec.n_null, seed=seed
+            x, lambda a, b, s: _null_row(_fit(a, b, fixed, s, genes), a), n_null=spec.n_null, seed=seed
         )
     return TargetFit(
-        delta=main.map.displacement(x),
+        displacements=summarise_displacements(x, main.map, main.map.support_tol, y=y),
         support_tol=main.map.support_tol,
         lam=main.lam,
         seconds=main.seconds,
@@ -226,6 +236,15 @@ def _fit_target(
         selection_frequency=freq,
         null_scores=null,
     )
+
+
+def _null_row(fit: FitResult, a: CellData) -> np.ndarray:
+    """Mean ``|Δ|`` of the cells ``a`` as one row: all that a null gene score averages over cells.
+
+    ``null_scores`` scores ``np.abs(Δ).mean(0)``, which this row gives unchanged; the displacements
+    are streamed over blocks of cells instead of being held as one dense matrix.
+    """
+    return summarise_displacements(a, fit.map, fit.map.support_tol).mean_abs[None, :]
 
 
 @doc_params(doc_adata=doc_adata)
@@ -275,7 +294,12 @@ def sparse_ot(
     target
         One label, a list of labels, or ``None`` for every group other than ``source``.
     layer
-        Layer to read instead of ``adata.X`` (for example log-normalised expression).
+        Layer to read instead of ``adata.X`` (for example log-normalised expression). Dense,
+        sparse (CSR/CSC) and backed data are all read without densifying the whole matrix:
+        a sparse matrix is kept sparse and densified one mini-batch of cells at a time, and with
+        ``anndata.read_h5ad(path, backed="r")`` the cells of ``adata.X`` are read from the file
+        when the fit needs them (statistics are streamed over blocks of cells). The baseline
+        methods other than ``"sparse_icnn"`` need all cells of a group in memory.
     genes
         Gene names (or a boolean mask over ``var_names``) to fit; ``None`` fits all genes. Other
         genes get zero displacement.
@@ -336,8 +360,19 @@ def sparse_ot(
         so a target's result does not depend on which other targets are fitted, in which order,
         or on the executor.
     executor
-        A :class:`concurrent.futures.Executor` (processes, a Dask or Ray cluster) that fits the
-        targets in parallel; ``None`` fits them one after the other in this process.
+        A :class:`concurrent.futures.Executor` that fits the targets in parallel, one task per
+        target; ``None`` fits them one after the other in this process. Anything with
+        ``submit(fn, *args)`` returning futures with ``result()`` works:
+        ``concurrent.futures.ProcessPoolExecutor`` (use a ``"spawn"`` context with CUDA), a Dask
+        cluster through ``dask.distributed.Client(...).get_executor()``, or Ray through a small
+        :class:`~concurrent.futures.Executor` whose ``submit`` returns
+        ``ray.remote(num_gpus=1)(fn).remote(*args).future()``. Each task receives only arrays
+        (dense, CSR, or a reader that reopens a backed ``.h5ad`` file by its path, which every
+        worker must then be able to read), the settings and its seed; no AnnData crosses the
+        boundary. With ``device="auto"`` a worker uses the GPU it sees, so give each worker one
+        GPU (``CUDA_VISIBLE_DEVICES``, Dask worker resources, Ray's ``num_gpus``). Results do not
+        depend on the executor: each target has its own seed, and workers use as many torch
+        threads as this process.
     checkpoint_dir
         Folder where each finished target is saved. Rerunning the same call (same data,
         settings and seed) after an interruption loads the finished targets instead of refitting
@@ -350,7 +385,8 @@ def sparse_ot(
     key_added
         Prefix of every field written.
     copy
-        Return a modified copy instead of writing into ``adata``.
+        Return a modified copy instead of writing into ``adata`` (not for backed AnnData, whose
+        results are written into ``obs``, ``varm``, ``layers`` and ``uns`` in memory).
 
     Returns
     -------
@@ -378,6 +414,13 @@ def sparse_ot(
     """
     # ---- validate everything before touching anything
     check_adata(adata)
+    if copy and adata.isbacked:
+        msg = (
+            "copy=True cannot copy an AnnData opened in backed mode (its X stays on disk). Pass copy=False "
+            "to add the results to it and save them with adata.write_h5ad(new_path), or load it with "
+            "adata.to_memory() first."
+        )
+        raise ValueError(msg)
     check_options(
         lam=lam,
         penalty=penalty,
@@ -434,12 +477,12 @@ def sparse_ot(
     if overrides:
         config = replace(config, **overrides)
 
-    # ---- extract each group's rows once, dense float32
-    x = dense_rows(matrix, source_rows, gene_idx)
+    # ---- extract each group's rows once: dense float32, CSR, or a reader of a backed file
+    x = group_cells(adata, matrix, source_rows, gene_idx, layer)
     check_finite(f"source ({source!r})", x)
     ys = {}
     for t, rows in target_rows.items():
-        ys[t] = dense_rows(matrix, rows, gene_idx)
+        ys[t] = group_cells(adata, matrix, rows, gene_idx, layer)
         check_finite(f"target ({t!r})", ys[t])
     gene_names = adata.var_names.to_numpy()[gene_idx].astype(str).tolist()
     warn_data_issues(x, gene_names)
@@ -517,8 +560,8 @@ def sparse_ot(
 
 
 def _run_fits(
-    x: np.ndarray,
-    ys: dict[str, np.ndarray],
+    x: CellData,
+    ys: dict[str, CellData],
     spec: FitSpec,
     seeds: dict[str, int],
     genes: list[str],
@@ -571,33 +614,32 @@ def _run_fits(
 def _summarise(
     target: str,
     tf: TargetFit,
-    x: np.ndarray,
-    y: np.ndarray,
+    x: CellData,
+    y: CellData,
     *,
     min_support: float,
     fdr: float | None,
     store_map: bool,
 ) -> _schema.TargetResult:
-    delta = tf.delta
-    moved = np.abs(delta) > tf.support_tol
-    support = moved.mean(0)
-    selected = selected_genes(delta, tf.support_tol, min_support)
+    disp = tf.displacements
+    support = disp.support
+    selected = select_by_support(support, min_support)
     if tf.null_scores is not None:
-        p_value = empirical_pvalues(gene_scores(delta, x.std(0)), tf.null_scores)
+        # gene_scores averages |Δ| over cells: the row of mean |Δ| gives the same scores
+        p_value = empirical_pvalues(gene_scores(disp.mean_abs[None, :], x.std(0)), tf.null_scores)
         adj_p_value = benjamini_hochberg(p_value)
         selected &= adj_p_value <= fdr
     else:
         p_value = adj_p_value = np.full(support.shape, np.nan)
-    kept = np.where(moved, delta, 0.0)
-    response = np.linalg.norm(kept, axis=1)
+    cols = np.flatnonzero(selected)
     summary = {
         "n_source": int(x.shape[0]),
         "n_target": int(y.shape[0]),
         "n_genes": int(x.shape[1]),
         "n_selected_genes": int(selected.sum()),
-        "avg_dim": float(moved.sum(1).mean()),
-        "responder_fraction": responder_fraction(x[:, selected], y[:, selected]),
-        "sliced_w": float(sliced_wasserstein(x + delta, y, n_projections=200, seed=0)),
+        "avg_dim": float(disp.avg_dim),
+        "responder_fraction": responder_fraction(x.columns(cols), y.columns(cols)),
+        "sliced_w": float(disp.sliced_w),
         "lam": float(tf.lam),
         "n_iters": int(tf.n_iters),
         "converged": bool(tf.converged),
@@ -607,10 +649,10 @@ def _summarise(
     }
     return _schema.TargetResult(
         target=target,
-        delta=sparse.csr_matrix(kept.astype(np.float32)),
-        response=response.astype(np.float32),
-        mean_displacement=delta.mean(0),
-        mean_abs_displacement=np.abs(delta).mean(0),
+        delta=disp.kept,
+        response=disp.response,
+        mean_displacement=disp.mean,
+        mean_abs_displacement=disp.mean_abs,
         support_fraction=support,
         selected=selected,
         p_value=p_value,
