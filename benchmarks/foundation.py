@@ -18,23 +18,17 @@ import argparse
 import datetime as dt
 import json
 import logging
-import math
-import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import ot
 import torch
+from _meta import clean, machine
 
-import scsparseot
 from scsparseot import baselines, core
-from scsparseot.datasets import synthetic_perturbation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -76,16 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def load(
     seed: int, n_cells: int, n_genes: int, n_perturbed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source cells, target cells and the (sorted) column indices of the true genes."""
-    adata = synthetic_perturbation(n_cells=n_cells, n_genes=n_genes, n_perturbed=n_perturbed, seed=seed)
-    drug = adata.obs["drug"].to_numpy()
-    x = np.asarray(adata.X[drug == SOURCE], dtype=np.float32)
-    y = np.asarray(adata.X[drug == TARGET], dtype=np.float32)
-    truth = adata.var_names.get_indexer(adata.uns["true_genes"][TARGET])
-    if np.any(truth < 0):
-        msg = "true gene names missing from var_names"
-        raise RuntimeError(msg)
-    return x, y, np.sort(truth)
+    """Source cells, target cells and the (sorted) column indices of the true genes (Gaussian data)."""
+    from suites.common import load_synthetic
+
+    return load_synthetic(
+        kind="gaussian", n_cells=n_cells, n_genes=n_genes, n_perturbed=n_perturbed, seed=seed
+    )
 
 
 def score(
@@ -221,45 +211,6 @@ def markdown(rows: list[dict[str, Any]], agg: dict[str, dict[str, Any]], seeds: 
     return head + "\n".join(lines) + f"\n\nSeeds: {' '.join(map(str, seeds))}.\n"
 
 
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def machine() -> dict[str, Any]:
-    dirty = _git("status", "--porcelain", "--", "src")
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "pot": ot.__version__,
-        "scsparseot": scsparseot.__version__,
-        "git_commit": (_git("rev-parse", "HEAD") or "").strip() or None,
-        # source files that differed from that commit when the run started (the code that ran)
-        "git_dirty_src": None if dirty is None else [line[3:] for line in dirty.splitlines()],
-    }
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -304,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(_clean(result), indent=2) + "\n")
+    (args.out / f"{args.name}.json").write_text(json.dumps(clean(result), indent=2) + "\n")
     md = (
         f"# Foundation benchmark\n\n{started:%Y-%m-%d %H:%M} UTC, `{result['command']}`, "
         f"{info['cpu_count']} CPUs, torch {info['torch']} ({args.threads} threads).\n\n{table}\n"

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from foundation import _clean, machine
+    from _meta import clean, machine
 
     suite = load(args.suite)
     seeds = list(args.seeds if args.seeds is not None else suite.DEFAULT_SEEDS)
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         **{k: v for k, v in result.items() if k != "markdown"},
         "targets_met": {t["name"]: t["met"] for t in targets},
     }
-    (args.out / f"{stem}.json").write_text(json.dumps(_clean(out), indent=1, default=str) + "\n")
+    (args.out / f"{stem}.json").write_text(json.dumps(clean(out), indent=1, default=str) + "\n")
     md = [
         f"# {suite.TITLE}\n",
         f"{started:%Y-%m-%d %H:%M} UTC, `{command}`, {total / 60:.1f} min in all; {info['cpu_count']} CPUs "

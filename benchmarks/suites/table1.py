@@ -79,24 +79,25 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def sizes(quick: bool) -> dict[str, Any]:
-    """Data sizes and ICNN configurations (``--quick`` shrinks them)."""
+def sizes(
+    quick: bool, full: tuple[int, int, int] = (500, 250, 20), small: tuple[int, int, int] = (150, 60, 5)
+) -> dict[str, Any]:
+    """Cells per group, genes, perturbed genes (``full``, or ``small`` with ``--quick``) and ICNN configurations."""
     from scsparseot import core
 
     if quick:
-        return {
-            "n_cells": 150,
-            "n_genes": 60,
-            "n_perturbed": 5,
-            "config": core.TrainConfig(hidden=(32, 32), n_iters=150, min_iters=50, eval_every=25),
-            "anneal": core.AnnealConfig(n_init=50, n_train=25),
-        }
+        n_cells, n_genes, n_perturbed = small
+        config = core.TrainConfig(hidden=(32, 32), n_iters=150, min_iters=50, eval_every=25)
+        anneal = core.AnnealConfig(n_init=50, n_train=25)
+    else:
+        n_cells, n_genes, n_perturbed = full
+        config, anneal = core.TrainConfig(), core.AnnealConfig()
     return {
-        "n_cells": 500,
-        "n_genes": 250,
-        "n_perturbed": 20,
-        "config": core.TrainConfig(),
-        "anneal": core.AnnealConfig(),
+        "n_cells": n_cells,
+        "n_genes": n_genes,
+        "n_perturbed": n_perturbed,
+        "config": config,
+        "anneal": anneal,
     }
 
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import common as C
-from .table1 import SPARSE_TRUE, TRUE, ratios, references
+from .table1 import EXACT, METRICS, PLAIN, SPARSE_TRUE, TRANSLATION, TRUE, ratios, references
+from .table1 import sizes as table1_sizes
 
 if TYPE_CHECKING:
     import argparse
@@ -30,23 +31,6 @@ TITLE = (
     "table2: 2000 + 2000 cells × 3000 genes, 100 perturbed, max_genes=100 (DisNOT high-dimensional setting)"
 )
 DEFAULT_SEEDS = (0,)
-PLAIN = "plain ICNN (lam=0)"
-EXACT = "exact OT"
-TRANSLATION = "translation (soft-threshold)"
-METRICS = (
-    "avg_dim",
-    "dim_true",
-    "dim_off",
-    "precision_at_k",
-    "sliced_w",
-    "sw_ratio",
-    "sw_ratio_sparse",
-    "seconds",
-    "rss_mib",
-    "rss_base_mib",
-    "lam",
-    "n_iters",
-)
 PUBLISHED = {
     "source": "DisNOT paper, high-dimensional synthetic data (3000 genes, 2000 + 2000 cells, |Δ| > 1)",
     "avg_dim": {"ICNN": 2480, "elastic MBO": 99, "DisNOT": "120-153"},
@@ -57,23 +41,7 @@ TARGET_SECONDS = 600.0
 
 def sizes(quick: bool) -> dict[str, Any]:
     """Sizes and configurations (``--quick`` shrinks them)."""
-    from scsparseot import core
-
-    if quick:
-        return {
-            "n_cells": 200,
-            "n_genes": 300,
-            "n_perturbed": 10,
-            "config": core.TrainConfig(hidden=(32, 32), n_iters=150, min_iters=50, eval_every=25),
-            "anneal": core.AnnealConfig(n_init=50, n_train=25),
-        }
-    return {
-        "n_cells": 2000,
-        "n_genes": 3000,
-        "n_perturbed": 100,
-        "config": core.TrainConfig(),
-        "anneal": core.AnnealConfig(),
-    }
+    return table1_sizes(quick, full=(2000, 3000, 100), small=(200, 300, 10))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
