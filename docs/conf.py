@@ -153,7 +153,7 @@ intersphinx_mapping = (
 intersphinx_timeout = 30
 if not ONLINE:
     print("scsparseot docs: no network, intersphinx is off; external references are not checked.")
-    _modules = r"(numpy|pandas|scipy|matplotlib|anndata|scanpy|torch|ot|concurrent|collections|typing|pathlib|os|logging)"
+    _modules = r"(numpy|pandas|scipy|matplotlib|anndata|scanpy|torch|ot|concurrent|collections|typing|pathlib|os|logging|abc|hashlib)"
     _builtins = "|".join(re.escape(n) for n in dir(builtins))
     nitpick_ignore_regex = [
         (r"py:.*", rf"{_modules}(\..+)?"),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -54,3 +58,54 @@ def test_checkpoint_with_other_settings_is_ignored(synthetic, tmp_path, monkeypa
     monkeypatch.setattr(_sparse_ot, "fit_target", lambda *a, **k: calls.append(1) or real(*a, **k))
     sso.tl.sparse_ot(synthetic, target="drug_1", checkpoint_dir=tmp_path, **{**KW, "lam": 0.5})
     assert calls == [1]
+
+
+_KILLED_RUN = """
+import sys, time
+import anndata as ad
+import scsparseot as sso
+from scsparseot.core import TrainConfig
+from scsparseot.tl import _sparse_ot
+
+real, calls = _sparse_ot.fit_target, []
+
+def stalls_on_second(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+        print("fitting the second drug", flush=True)
+        time.sleep(600)  # killed here
+    return real(*args, **kwargs)
+
+_sparse_ot.fit_target = stalls_on_second
+config = TrainConfig(hidden=(32, 32), n_iters=300, eval_every=25, min_iters=100)
+sso.tl.sparse_ot(ad.read_h5ad(sys.argv[1]), groupby="drug", source="control", config=config, lam=1.0,
+                 progress=False, checkpoint_dir=sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(synthetic, tmp_path, monkeypatch):
+    """A run killed with SIGKILL in the middle of its second drug resumes with only that drug left."""
+    data, ckpt = tmp_path / "data.h5ad", tmp_path / "ckpt"
+    synthetic.write_h5ad(data)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_RUN, str(data), str(ckpt)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout.readline().strip() == "fitting the second drug"
+        proc.kill()
+    finally:
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert proc.returncode == -9
+    assert len(list(ckpt.glob("*.npz"))) == 1  # the first drug, whole; nothing half-written
+
+    real = _sparse_ot.fit_target
+    calls = []
+    monkeypatch.setattr(_sparse_ot, "fit_target", lambda *a, **k: calls.append(1) or real(*a, **k))
+    resumed = sso.tl.sparse_ot(synthetic, checkpoint_dir=ckpt, **KW)
+    assert len(calls) == 1
+    fresh = sso.tl.sparse_ot(synthetic, **KW)
+    for k in fresh.layers:
+        np.testing.assert_array_equal(resumed.layers[k].toarray(), fresh.layers[k].toarray())

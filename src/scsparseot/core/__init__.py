@@ -3,7 +3,7 @@
 from ._device import named_seed, resolve_device, spawn_seeds
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
 from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores
-from .cells import CellData, DenseCells, LazyCells, SparseCells, as_cells
+from .cells import CellData, CellProfile, DenseCells, LazyCells, SparseCells, as_cells
 from .icnn import ICNN
 from .map import SparseOTMap
 from .metrics import (
@@ -27,6 +27,7 @@ __all__ = [
     "STVS",
     "AnnealConfig",
     "CellData",
+    "CellProfile",
     "ConvergenceMonitor",
     "DenseCells",
     "DisplacementSummary",

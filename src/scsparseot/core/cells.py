@@ -131,7 +131,7 @@ class CellProfile:
 class CellData(ABC):
     """Cells × genes matrix read in blocks of rows, each returned as a dense float32 array.
 
-    Subclasses implement :attr:`shape`, :meth:`rows` and, for efficiency, :meth:`_blocks`.
+    Subclasses implement :attr:`shape`, :meth:`rows` and, for efficiency, ``_blocks``.
     ``cells[idx]`` (an integer or boolean index over cells) is the subset of those cells, so
     the functions that subsample cells (null fits, stability refits) work on any kind of data.
     """
@@ -192,7 +192,7 @@ class CellData(ABC):
         return self.subset(np.where(idx < 0, idx + n, idx).astype(np.int64))
 
     def chunk_size(self) -> int:
-        """Rows per block of a streaming pass (:func:`chunk_rows`)."""
+        """Rows per block of a streaming pass (``chunk_rows``: about 4M values, at most 8192 rows)."""
         return chunk_rows(self.shape[1])
 
     def chunks(self, size: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
