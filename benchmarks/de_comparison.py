@@ -32,14 +32,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import json
 import logging
 import math
-import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -47,13 +43,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import ot
 import pandas as pd
 import scanpy as sc
 import torch
+from _meta import clean, machine
 from anndata import AnnData
 
-import scsparseot
 import scsparseot as sso
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -450,8 +445,8 @@ def markdown(
         "",
         "Columns: `p@k` precision of the top k = 20 of the ranking; `recall`/`FDR`/`n sel` of the "
         "*selected* set (scsparseot: its fdr = 0.05 control-vs-control null; scanpy: BH-adjusted p < 0.05); "
-        "`RF` = get.summary `responder_fraction` (share of **control** cells that move by more than "
-        "support_tol in at least one selected gene), `RF err` = RF − true share of responding treated cells; "
+        "`RF` = get.summary `responder_fraction` (estimated share of treated cells that respond, from the "
+        "selected genes; 0 when none is selected), `RF err` = RF − true share of responding treated cells; "
         "`supp(true)` = mean over the 20 true genes of the share of control cells moved in that gene; "
         "`λ` the final λ; `s` wall seconds of the whole call (incl. null fits).",
         "",
@@ -521,45 +516,6 @@ def markdown(
 
 
 # --------------------------------------------------------------------------------------------- main
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def machine() -> dict[str, Any]:
-    dirty = _git("status", "--porcelain", "--", "src")
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "scanpy": importlib.metadata.version("scanpy"),
-        "pot": ot.__version__,
-        "scsparseot": scsparseot.__version__,
-        "git_commit": (_git("rev-parse", "HEAD") or "").strip() or None,
-        "git_dirty_src": None if dirty is None else [line[3:] for line in dirty.splitlines()],
-    }
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -648,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
         "datasets": datasets,
     }
-    result = _clean(result)
+    result = clean(result)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
     md = markdown(agg, targets, rows, result)

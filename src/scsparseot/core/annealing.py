@@ -12,7 +12,10 @@ A rejected move restores the trainer's state from before the move (networks, opt
 which is what "train back at the old λ" aims at, without spending the steps.
 
 The acceptance rule minimises Eval: a move is accepted if ``Δ = Eval_new − Eval < 0``, or with
-probability ``exp(−Δ / T)`` otherwise (the published pseudocode prints the inequality flipped).
+probability ``exp(−Δ / (T · t_scale))`` otherwise (the published pseudocode prints the inequality
+flipped). ``Eval`` is normalised to 1 after the initial training and a move changes it by a few
+percent, so against ``T ≈ 1`` the plain rule ``exp(−Δ / T)`` accepts nearly every move and λ drifts
+at random; ``t_scale`` puts the temperature in units of ``Eval``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ class AnnealConfig:
         Iterations after each proposed λ.
     t_init, t_min, decay
         Temperature schedule ``T_k = t_init · decay^k`` while ``T_k ≥ t_min``.
+    t_scale
+        Unit of the temperature in the acceptance test, as a share of the initial ``Eval`` (which is
+        normalised to 1): a move that makes ``Eval`` worse by ``Δ`` is accepted with probability
+        ``exp(−Δ / (T · t_scale))``. With ``t_scale = 0.02`` a move 2% worse is accepted with
+        probability ``1/e`` at ``T = 1`` and ``e^{-6.7}`` at ``T = 0.15``.
     p
         Range exponent: proposals are ``λ(1 + U(−R, R))`` with ``R = max(0.01, exp(−p(1 − T)))``.
     increase_rate
@@ -63,6 +71,7 @@ class AnnealConfig:
     t_init: float = 1.0
     t_min: float = 0.15
     decay: float = 0.8
+    t_scale: float = 0.02
     p: float = 3.0
     increase_rate: float = 0.5
     max_increases: int = 20
@@ -71,8 +80,8 @@ class AnnealConfig:
         if not 0 <= self.alpha <= 1:
             msg = f"AnnealConfig.alpha must lie in [0, 1], got {self.alpha}."
             raise ValueError(msg)
-        if not (0 < self.t_min <= self.t_init and 0 < self.decay < 1):
-            msg = "AnnealConfig needs 0 < t_min <= t_init and 0 < decay < 1."
+        if not (0 < self.t_min <= self.t_init and 0 < self.decay < 1 and self.t_scale > 0):
+            msg = "AnnealConfig needs 0 < t_min <= t_init, 0 < decay < 1 and t_scale > 0."
             raise ValueError(msg)
         if min(self.n_init, self.n_train) < 1 or self.increase_rate <= 0 or self.max_increases < 0:
             msg = "AnnealConfig needs n_init, n_train >= 1, increase_rate > 0 and max_increases >= 0."
@@ -179,7 +188,7 @@ def anneal_lambda(
         trainer.lam = max(trainer.lam * (1.0 + rng.uniform(-r, r)), 1e-8)
         rec = _train(trainer, config.n_train, callback)
         value = score(rec) if math.isfinite(rec["err"]) else math.inf
-        accepted = accept_move(value - current, temperature, rng.random())
+        accepted = accept_move(value - current, temperature * config.t_scale, rng.random())
         moves.add(trainer, rec, value, accepted=accepted, temperature=temperature)
         if accepted:
             current = value
