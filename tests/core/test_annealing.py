@@ -43,7 +43,7 @@ def eval_of(lam: float, alpha: float = 0.9) -> float:
     return alpha * math.exp(1 - lam) + (1 - alpha) * (0.2 + 0.05 * lam**2) / 0.25
 
 
-CONFIG = AnnealConfig(n_init=10, n_train=5, decay=0.95)
+CONFIG = AnnealConfig(n_init=10, n_train=5, decay=0.95, err_tolerance=None)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -72,11 +72,20 @@ def test_rejected_moves_restore_the_state_and_late_moves_are_selective():
 
 def test_unscaled_temperature_is_a_random_walk():
     """With t_scale = 1 (temperature in raw Eval units) most moves away from the minimum are accepted."""
-    walk = AnnealConfig(n_init=10, n_train=5, decay=0.95, t_scale=1.0)
+    walk = AnnealConfig(n_init=10, n_train=5, decay=0.95, t_scale=1.0, err_tolerance=None)
     _, moves = anneal_lambda(CurveTrainer(lam=3.0, bowl=True), walk, seed=0)
     _, strict = anneal_lambda(CurveTrainer(lam=3.0, bowl=True), CONFIG, seed=0)
     assert moves["accepted"][1:].mean() > 0.6
     assert strict["accepted"][1:].mean() < 0.3
+
+
+def test_error_tolerance_stops_lambda_where_the_error_leaves_its_band():
+    """Default search: Err may grow at most 10% over its value after the initial training."""
+    trainer = CurveTrainer(noise=0.0)  # Err = 0.2 + 0.05 λ²: 0.25 at the start, 0.275 at λ = 1.22
+    _, moves = anneal_lambda(trainer, AnnealConfig(n_init=10, n_train=5, decay=0.95), seed=0)
+    assert np.all(moves["err"][moves["accepted"]] <= 0.275 + 1e-12)
+    assert np.any(moves["err"] > 0.275)  # proposals beyond the band were tried and rejected
+    assert 1.0 < trainer.lam <= math.sqrt(0.075 / 0.05) + 1e-9  # as sparse as the band allows
 
 
 def test_constrain_dimension_raises_then_lowers_lambda_within_the_limit():
@@ -90,7 +99,9 @@ def test_constrain_dimension_raises_then_lowers_lambda_within_the_limit():
     assert np.all(moves["dim"][accepted] <= 3.0)
 
 
-@pytest.mark.parametrize("kwargs", [{"t_scale": 0.0}, {"t_scale": -1.0}, {"alpha": 1.5}, {"decay": 1.0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"t_scale": 0.0}, {"t_scale": -1.0}, {"alpha": 1.5}, {"decay": 1.0}, {"err_tolerance": -0.1}]
+)
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ValueError, match="AnnealConfig"):
         AnnealConfig(**kwargs)

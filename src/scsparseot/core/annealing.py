@@ -3,7 +3,8 @@
 * :func:`anneal_lambda` (``lam="auto"``, DisNOT Alg. 1): simulated annealing of λ minimising
   ``Eval = α·Spa + (1 − α)·Err``, where ``Spa`` is the mean penalty of the displacements and
   ``Err`` the sliced-Wasserstein error, each divided by its value after the initial training so
-  both are on one scale.
+  both are on one scale, among the maps whose error stays within ``1 + err_tolerance`` of that
+  initial error (a guard against the trivial minimum of ``Eval``: a map that moves nothing).
 * :func:`constrain_dimension` (``max_genes=l``, DisNOT Alg. 2): raise λ until the average
   displacement dimension is at most ``l``, then anneal λ downwards, accepting a move only if the
   limit still holds and the error drops, so that the map is as faithful as the limit allows.
@@ -57,6 +58,11 @@ class AnnealConfig:
         normalised to 1): a move that makes ``Eval`` worse by ``Δ`` is accepted with probability
         ``exp(−Δ / (T · t_scale))``. With ``t_scale = 0.02`` a move 2% worse is accepted with
         probability ``1/e`` at ``T = 1`` and ``e^{-6.7}`` at ``T = 0.15``.
+    err_tolerance
+        A move whose ``Err`` exceeds ``(1 + err_tolerance) · Err_0`` (the error after the initial
+        training) is rejected whatever its ``Eval``. With ``alpha = 0.9`` the minimum of ``Eval`` can
+        be a map that moves nothing: where effects are small, the identity's error is only two or
+        three times ``Err_0`` while its sparsity term is 0. ``None`` searches ``Eval`` alone.
     p
         Range exponent: proposals are ``λ(1 + U(−R, R))`` with ``R = max(0.01, exp(−p(1 − T)))``.
     increase_rate
@@ -72,6 +78,7 @@ class AnnealConfig:
     t_min: float = 0.15
     decay: float = 0.8
     t_scale: float = 0.02
+    err_tolerance: float | None = 0.1
     p: float = 3.0
     increase_rate: float = 0.5
     max_increases: int = 20
@@ -82,6 +89,9 @@ class AnnealConfig:
             raise ValueError(msg)
         if not (0 < self.t_min <= self.t_init and 0 < self.decay < 1 and self.t_scale > 0):
             msg = "AnnealConfig needs 0 < t_min <= t_init, 0 < decay < 1 and t_scale > 0."
+            raise ValueError(msg)
+        if self.err_tolerance is not None and not self.err_tolerance >= 0:
+            msg = f"AnnealConfig.err_tolerance must be >= 0 or None, got {self.err_tolerance}."
             raise ValueError(msg)
         if min(self.n_init, self.n_train) < 1 or self.increase_rate <= 0 or self.max_increases < 0:
             msg = "AnnealConfig needs n_init, n_train >= 1, increase_rate > 0 and max_increases >= 0."
@@ -179,6 +189,7 @@ def anneal_lambda(
     def score(r: dict[str, float]) -> float:
         return config.alpha * r["spa"] / spa0 + (1 - config.alpha) * r["err"] / err0
 
+    max_err = math.inf if config.err_tolerance is None else (1 + config.err_tolerance) * err0
     current = score(rec)
     moves.add(trainer, rec, current, accepted=True, temperature=config.t_init)
     for k in range(n_moves(config)):
@@ -188,7 +199,9 @@ def anneal_lambda(
         trainer.lam = max(trainer.lam * (1.0 + rng.uniform(-r, r)), 1e-8)
         rec = _train(trainer, config.n_train, callback)
         value = score(rec) if math.isfinite(rec["err"]) else math.inf
-        accepted = accept_move(value - current, temperature * config.t_scale, rng.random())
+        accepted = rec["err"] <= max_err and accept_move(
+            value - current, temperature * config.t_scale, rng.random()
+        )
         moves.add(trainer, rec, value, accepted=accepted, temperature=temperature)
         if accepted:
             current = value
