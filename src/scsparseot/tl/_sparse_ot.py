@@ -317,8 +317,10 @@ def sparse_ot(
     lam
         Penalty strength λ ≥ 0 (a mean over cells, so it means the same at any number of cells);
         ``0`` gives the plain ICNN map. ``"auto"`` tunes λ per target by simulated annealing of
-        ``Eval = α·Spa + (1 − α)·Err`` (DisNOT Alg. 1; see ``anneal``), best for a few dozen to a
-        few hundred genes.
+        ``Eval = α·Spa + (1 − α)·Err`` (DisNOT Alg. 1; see ``anneal``) among maps whose error stays
+        within 10% of the initial map's, best for a few dozen to a few hundred genes and effects of
+        about a gene standard deviation or more. For smaller effects (typical of sc-RNA data) it
+        selects too few genes; use ``max_genes`` or a fixed λ below 1 there.
     max_genes
         Limit on the average number of genes moved per cell (DisNOT Alg. 2, for many genes): λ is
         raised until the limit holds, then lowered while it holds to make the map as faithful
@@ -601,7 +603,8 @@ def _run_fits(
         ) as bar:
 
             def update(record: dict[str, float], bar: Any = bar) -> None:
-                bar.update(int(record["step"]) - bar.n)
+                # a rejected λ move rolls the step counter back; the bar never goes backwards
+                bar.update(max(0, int(record["step"]) - bar.n))
                 bar.set_postfix(
                     lam=f"{record['lam']:.3g}", dim=f"{record['dim']:.1f}", err=f"{record['err']:.3g}"
                 )
