@@ -77,6 +77,8 @@ METHODS: dict[str, dict[str, Any]] = {
 VARIANTS: dict[str, dict[str, Any]] = {
     "[variant] scsparseot (lam=0.3)": {"kind": "sso", "kwargs": {"lam": 0.3}},
     "[variant] plain ICNN (lam=0)": {"kind": "sso", "kwargs": {"lam": 0.0}},
+    "[variant] scsparseot (max_genes=40)": {"kind": "sso", "kwargs": {"max_genes": 40}},
+    "[variant] scsparseot (lam=auto, alpha=0.5)": {"kind": "sso", "kwargs": {"anneal": {"alpha": 0.5}}},
 }
 REF_METHOD = "t-test"
 SSO_DEFAULT = "scsparseot (lam=auto)"
@@ -246,6 +248,8 @@ def selection_metrics(selected: set[str], truth: set[str]) -> dict[str, float]:
 
 def run_sso(adata: AnnData, kwargs: dict[str, Any], seed: int) -> dict[str, Any]:
     ad = adata.copy()
+    if isinstance(kwargs.get("anneal"), dict):  # AnnealConfig fields (kept as a dict for the JSON)
+        kwargs = {**kwargs, "anneal": sso.core.AnnealConfig(**kwargs["anneal"])}
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -531,6 +535,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--name", default="de_comparison")
     p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="only combine results JSONs of the same methods on different seeds into --out/--name",
+    )
+    p.add_argument(
         "--render",
         type=Path,
         default=None,
@@ -541,6 +552,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        return merge(args)
     if args.render is not None:
         result = json.loads(args.render.read_text())
         md = markdown(result["aggregates"], result["targets"], result["rows"], result)
@@ -566,11 +579,7 @@ def main(argv: list[str] | None = None) -> int:
             r, d = run_setting(base, genes, setting, seed, methods, args)
             rows.extend(r)
             datasets.append(d)
-    agg = aggregate(rows)
-    targets = []
-    for m in methods:
-        if methods[m]["kind"] == "sso" and ("scsparseot" in m or m.startswith("[variant]")):
-            targets.extend(check_targets(agg, args.settings, m))
+    agg, targets = summarise(rows, methods, args.settings)
     result = {
         "benchmark": "de_comparison",
         "date": started.isoformat(timespec="seconds"),
@@ -604,12 +613,47 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
         "datasets": datasets,
     }
-    result = clean(result)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
-    md = markdown(agg, targets, rows, result)
-    (args.out / f"{args.name}.md").write_text(md)
+    write(clean(result), args.out, args.name)
+    return 0
+
+
+def summarise(
+    rows: list[dict[str, Any]], methods: dict[str, dict[str, Any]], settings: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Aggregates over seeds and the targets of every scsparseot row."""
+    agg = aggregate(rows)
+    targets = []
+    for m in methods:
+        if methods[m]["kind"] == "sso" and ("scsparseot" in m or m.startswith("[variant]")):
+            targets.extend(check_targets(agg, settings, m))
+    return agg, targets
+
+
+def write(result: dict[str, Any], out: Path, name: str) -> None:
+    """``<out>/<name>.json`` and its Markdown report."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
+    md = markdown(result["aggregates"], result["targets"], result["rows"], result)
+    (out / f"{name}.md").write_text(md)
     print(md)
+
+
+def merge(args: argparse.Namespace) -> int:
+    """One report from runs of the same methods on different seeds (run side by side to save time)."""
+    parts = [json.loads(Path(p).read_text()) for p in args.merge]
+    result = dict(parts[0])
+    if any(p["methods"] != result["methods"] or p["settings"] != result["settings"] for p in parts):
+        msg = "--merge needs runs of the same methods and settings"
+        raise SystemExit(msg)
+    result["rows"] = [r for p in parts for r in p["rows"]]
+    result["datasets"] = [d for p in parts for d in p["datasets"]]
+    result["seeds"] = sorted({s for p in parts for s in p["seeds"]})
+    result["date"] = min(p["date"] for p in parts)
+    result["total_seconds"] = max(p["total_seconds"] for p in parts)
+    result["command"] = " and, side by side, ".join(f"`{p['command']}`" for p in parts).strip("`")
+    result["merged_from"] = [{k: p[k] for k in ("date", "command", "seeds", "machine")} for p in parts]
+    result["aggregates"], result["targets"] = summarise(result["rows"], result["methods"], result["settings"])
+    write(clean(result), args.out, args.name)
     return 0
 
 
