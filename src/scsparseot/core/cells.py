@@ -76,10 +76,7 @@ class CellProfile:
         """Profile of one dense or sparse block of rows."""
         n, d = block.shape
         if sparse.issparse(block):
-            csr = sparse.csr_matrix(block)
-            if not csr.has_canonical_format:
-                csr = csr.copy()
-                csr.sum_duplicates()
+            csr = _canonical_csr(block)
             values = np.asarray(csr.data, dtype=np.float64)
             finite = np.isfinite(values)
             ok = values[finite]
@@ -332,11 +329,7 @@ class SparseCells(CellData):
     """
 
     def __init__(self, matrix: sparse.spmatrix | sparse.sparray) -> None:
-        csr = sparse.csr_matrix(matrix, dtype=np.float32)
-        if not csr.has_canonical_format:
-            csr = csr.copy()  # never sort or merge the caller's arrays in place
-            csr.sum_duplicates()
-        self.csr = csr
+        self.csr = _canonical_csr(matrix, dtype=np.float32)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -408,10 +401,7 @@ class LazyCells(CellData):
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
         """The rows ``idx``, read in increasing order once each and densified."""
-        idx = np.asarray(idx, dtype=np.int64)
-        uniq, inverse = np.unique(idx, return_inverse=True)
-        block = _dense(self._read(uniq))
-        return block if uniq.size == idx.size and np.array_equal(uniq, idx) else block[inverse]
+        return _dense(_gather(self._read, np.asarray(idx, dtype=np.int64)))
 
     def subset(self, idx: np.ndarray) -> LazyCells:
         """The rows ``idx``, still read lazily."""
@@ -429,24 +419,42 @@ class _Take:
         self.reader, self.idx = reader, idx
 
     def __call__(self, rows: np.ndarray) -> np.ndarray | sparse.spmatrix:
-        wanted = self.idx[rows]
-        uniq, inverse = np.unique(wanted, return_inverse=True)
-        block = self.reader(uniq)
-        if uniq.size == wanted.size and np.array_equal(uniq, wanted):
-            return block
-        return block[inverse]
+        return _gather(self.reader, self.idx[rows])
 
 
 def as_cells(a: Any) -> CellData:
     """``a`` as :class:`CellData`: arrays become :class:`DenseCells`, sparse matrices :class:`SparseCells`.
 
     :class:`CellData` is returned as it is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> as_cells(np.ones((3, 2))), as_cells(sparse.eye(3, format="csr"))
+    (DenseCells(n_cells=3, n_genes=2), SparseCells(n_cells=3, n_genes=3))
     """
     if isinstance(a, CellData):
         return a
     if sparse.issparse(a):
         return SparseCells(a)
     return DenseCells(a)
+
+
+def _gather(read: Callable[[np.ndarray], Any], idx: np.ndarray) -> Any:
+    """``read`` the sorted distinct rows of ``idx`` once each, then put them in ``idx``'s order."""
+    uniq, inverse = np.unique(idx, return_inverse=True)
+    block = read(uniq)
+    return block if uniq.size == idx.size and np.array_equal(uniq, idx) else block[inverse]
+
+
+def _canonical_csr(matrix: Any, dtype: Any = None) -> sparse.csr_matrix:
+    """CSR with sorted, unique entries; the caller's arrays are never sorted or merged in place."""
+    csr = sparse.csr_matrix(matrix, dtype=dtype)
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
+    return csr
 
 
 def _dense(block: np.ndarray | sparse.spmatrix) -> np.ndarray:
@@ -457,10 +465,7 @@ def _dense(block: np.ndarray | sparse.spmatrix) -> np.ndarray:
 
 def _hash_block(h: Any, block: np.ndarray | sparse.spmatrix) -> None:
     if sparse.issparse(block):
-        csr = sparse.csr_matrix(block, dtype=np.float32)
-        if not csr.has_canonical_format:
-            csr = csr.copy()
-            csr.sum_duplicates()
+        csr = _canonical_csr(block, dtype=np.float32)
         for arr in (np.diff(csr.indptr), csr.indices.astype(np.int64), csr.data):
             h.update(np.ascontiguousarray(arr).tobytes())
     else:

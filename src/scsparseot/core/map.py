@@ -109,9 +109,17 @@ class SparseOTMap:
             (start, x[start : start + batch_size]) for start in range(0, x.shape[0], batch_size)
         )
 
-    def _transport_block(self, xb: np.ndarray, center: torch.Tensor) -> np.ndarray:
-        tb = self.potential.transport((torch.as_tensor(xb, device=self.device) - center) / self.scale)
-        return (tb * self.scale + center).detach().cpu().numpy()
+    def _map_blocks(
+        self, x: np.ndarray | CellData | sparse.spmatrix, batch_size: int, *, displacement: bool
+    ) -> np.ndarray:
+        """``T(x)`` (or ``T(x) − x``) batch by batch, in float32 data units."""
+        out, blocks = self._blocks(x, batch_size)
+        center = torch.as_tensor(self.center, device=self.device)
+        for start, xb in blocks:
+            tb = self.potential.transport((torch.as_tensor(xb, device=self.device) - center) / self.scale)
+            tb = (tb * self.scale + center).detach().cpu().numpy()
+            out[start : start + xb.shape[0]] = tb - xb if displacement else tb
+        return out
 
     def transport(self, x: np.ndarray | CellData | sparse.spmatrix, *, batch_size: int = 8192) -> np.ndarray:
         """Images ``T(x)`` of the rows of ``x`` (data units, float32), computed in batches.
@@ -119,11 +127,7 @@ class SparseOTMap:
         ``x`` may be a dense array, a scipy sparse matrix or
         :class:`~scsparseot.core.CellData`; only one batch of it is densified at a time.
         """
-        out, blocks = self._blocks(x, batch_size)
-        center = torch.as_tensor(self.center, device=self.device)
-        for start, xb in blocks:
-            out[start : start + xb.shape[0]] = self._transport_block(xb, center)
-        return out
+        return self._map_blocks(x, batch_size, displacement=False)
 
     def displacement(
         self, x: np.ndarray | CellData | sparse.spmatrix, *, sparsify: bool = False, batch_size: int = 8192
@@ -140,10 +144,7 @@ class SparseOTMap:
         batch_size
             Number of cells per forward pass.
         """
-        out, blocks = self._blocks(x, batch_size)
-        center = torch.as_tensor(self.center, device=self.device)
-        for start, xb in blocks:
-            out[start : start + xb.shape[0]] = self._transport_block(xb, center) - xb
+        out = self._map_blocks(x, batch_size, displacement=True)
         if sparsify:
             out[np.abs(out) <= self.support_tol] = 0.0
         return out

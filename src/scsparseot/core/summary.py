@@ -147,7 +147,7 @@ def summarise_displacements(
         response=np.concatenate(responses) if responses else np.zeros(0, np.float32),
         mean=_combine(sizes, means, d),
         mean_abs=_combine(sizes, abs_means, d),
-        support=counts / max(n, 1) if n else np.zeros(d),
+        support=counts / n if n else np.zeros(d),
         avg_dim=n_moved / n if n else 0.0,
         sliced_w=sw,
     )
