@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command set-up and run, on a fresh machine with Python >= 3.10 and pip.
-#   bash scripts/dev.sh demo   # create .venv, install scsparseot (+ CPU PyTorch if missing), run the demo
+#   bash scripts/dev.sh demo   # create .venv, install scsparseot (+ PyTorch if missing), run the demo
 #   bash scripts/dev.sh test   # same set-up with the test extras, then run the test suite
 # Extra arguments are passed on (to `scsparseot demo` or to pytest).
 set -euo pipefail
@@ -20,11 +20,9 @@ fi
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-if ! python -c "import torch" 2>/dev/null; then
-  # A CPU build of PyTorch first: a plain `pip install torch` would pull a multi-GB CUDA build.
-  python -m pip install -q "torch==2.13.0" \
-    || python -m pip install -q --index-url https://download.pytorch.org/whl/cpu torch
-fi
+# PyTorch, if missing: the CUDA build only where an NVIDIA driver is present, otherwise the CPU
+# build (never a multi-GB CUDA download); an importable torch is left alone. See the script.
+bash scripts/install_torch.sh
 extras=""
 [ "$cmd" = test ] && extras="[test]"
 python -m pip install -q -e ".${extras}"
