@@ -1,4 +1,5 @@
-"""Smoke test of ``benchmarks/run.py``: the lowdim suite in ``--quick`` mode writes complete results."""
+"""Benchmarks: the lowdim suite in ``--quick`` mode writes complete results (``benchmarks/run.py``), and the
+``heterogeneous`` suite's tasks carry the truth they claim (planted effects, ``D_i``, responders)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
@@ -50,3 +56,74 @@ def test_lowdim_quick_writes_results(tmp_path: Path) -> None:
     assert result["lambda_traces"] and result["lambda_traces"][0]["moves"]["lam"]
     assert (tmp_path / "lowdim_quick.md").read_text().startswith("# lowdim")
     assert (tmp_path / "lowdim_tradeoff_quick.png").stat().st_size > 0
+
+
+def _heterogeneous() -> tuple[ModuleType, ModuleType]:
+    """The ``heterogeneous`` suite's modules (``benchmarks/`` is not a package: put it on the path)."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    from suites import heterogeneous, heterogeneous_tasks
+
+    return heterogeneous, heterogeneous_tasks
+
+
+def test_heterogeneous_one_type_task_plants_one_type_only() -> None:
+    suite, tasks = _heterogeneous()
+    task = tasks.one_type_task("CD19+ B", seed=3, n_planted=10, n_genes=100)
+    base, names, labels, _ = tasks.load_pbmc()
+    treated = np.asarray(task.info["treated_cells"])
+    assert task.x.shape == (task.source_labels.size, 100) and task.y.shape == (treated.size, 100)
+    index = {g: i for i, g in enumerate(names)}
+    cols = np.array([index[g] for g in task.genes])
+    before = base[np.ix_(treated, cols)]
+    # the responders are exactly the treated cells of the responding type, about its share of the cells
+    assert np.array_equal(task.responders, task.target_labels == "CD19+ B")
+    assert abs(task.responders.mean() - np.mean(labels == "CD19+ B")) < 0.02
+    # only the planted genes of the responding type's treated cells change
+    changed = np.abs(task.y - before) > 1e-5
+    assert not changed[~task.responders].any()
+    assert set(np.flatnonzero(changed.any(0))) <= set(task.true_genes.tolist())
+    # each planted gene's mean log change in the responders is 0.5-1.5 sd of the type's control cells
+    ref = task.x[task.source_responds][:, task.true_genes]
+    change = (task.y[task.responders] - before[task.responders])[:, task.true_genes].mean(0) / ref.std(0)
+    assert np.all((np.abs(change) >= 0.5 - 1e-3) & (np.abs(change) <= 1.5 + 1e-3)), change
+    assert (change > 0).sum() == (change < 0).sum() == 5
+    # D: zero outside the responding type and the planted genes, same sign as the planted change inside
+    d = task.displacement
+    assert d.shape == task.x.shape
+    assert np.array_equal(task.source_responds, task.source_labels == "CD19+ B")
+    assert not d[~task.source_responds].any()
+    assert not np.delete(d, task.true_genes, axis=1).any()
+    assert np.all(np.sign(d[task.source_responds][:, task.true_genes].mean(0)) == np.sign(change))
+    # the cluster-conditional shift baseline returns one cluster per cell and one shift per cluster
+    out = suite.cluster_shift(task.x, task.y, n_clusters=6, seed=0)
+    assert out["displacement"].shape == task.x.shape
+    assert out["shift"].shape == out["qvalue"].shape == (6, task.x.shape[1])
+    assert out["labels_x"].shape == (task.x.shape[0],) and out["labels_y"].shape == (task.y.shape[0],)
+    assert np.array_equal(out["displacement"], out["shift"][out["labels_x"]])
+
+
+def test_heterogeneous_switch_and_mixture_truth() -> None:
+    suite, tasks = _heterogeneous()
+    switch = tasks.switch_task(seed=1, n_planted=10, n_genes=100)
+    assert switch.displacement is None and switch.source_responds is None
+    for t in np.unique(switch.target_labels):  # ~40 % of the treated cells of every type respond
+        mine = switch.responders[switch.target_labels == t]
+        assert abs(mine.sum() - 0.4 * mine.size) <= 0.5
+    mix = tasks.synthetic_mixture_task(seed=2, n_cells=120, n_genes=40, n_identity=10, n_moved=4)
+    shifts = {c: mix.displacement[mix.source_labels == c] for c in np.unique(mix.source_labels)}
+    for d in shifts.values():  # every source cell carries its component's shift
+        assert np.all(d == d[0])
+    moved = [c for c, d in shifts.items() if d[0].any()]
+    assert (
+        len(moved) == 2 and not mix.displacement[:, :10].any()
+    )  # one component still, identity genes unmoved
+    assert np.array_equal(mix.responders, np.isin(mix.target_labels, moved))
+    assert np.array_equal(mix.source_responds, np.isin(mix.source_labels, moved))
+    both = np.flatnonzero(shifts[moved[0]][0] * shifts[moved[1]][0] < 0)
+    assert both.size == 2  # genes the two components move in opposite directions
+    # the AUROC helper: perfect, reversed and undefined rankings
+    labels = np.array([False, False, True, True])
+    assert suite.auroc(np.array([0.0, 1, 2, 3]), labels) == 1.0
+    assert suite.auroc(np.array([3.0, 2, 1, 0]), labels) == 0.0
+    assert np.isnan(suite.auroc(np.array([0.0, 1, 2, 3]), np.ones(4, bool)))

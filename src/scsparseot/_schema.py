@@ -9,8 +9,10 @@ Written under ``key`` (``key_added``):
 * ``adata.layers[f"{key}_displacement"]`` (one target) or ``adata.layers[f"{key}_displacement_{target}"]``
   (several): CSR float32, ``n_obs × n_vars``; rows of source cells hold ``T(x) − x`` with
   ``|Δ| ≤ support_tol`` set to 0; other rows and genes that were not fitted are empty.
-* ``adata.obs[f"{key}_response_{target}"]``: per-cell response score (norm of the sparsified
-  displacement) on the source rows, NaN elsewhere.
+* ``adata.obs[f"{key}_response_{target}"]``: per-cell response score: on the source rows the norm
+  of the sparsified displacement; on the target's own rows the mean score of the 15 transported
+  source cells nearest to the cell in the selected genes (:func:`scsparseot.core.target_response`);
+  NaN elsewhere.
 * ``adata.varm[f"{key}_support"]``: DataFrame ``n_vars × n_targets``, share of source cells in
   which the gene moves.
 * ``adata.uns[key]`` with ``params`` (resolved arguments), ``summary`` (one row per target),
@@ -84,6 +86,7 @@ class TargetResult:
     target: str
     delta: sparse.csr_matrix  # n_source × n_fitted_genes, sparsified
     response: np.ndarray  # n_source, norm of the sparsified displacement
+    target_response: np.ndarray  # n_target, mean response of the nearest transported source cells
     mean_displacement: np.ndarray
     mean_abs_displacement: np.ndarray
     support_fraction: np.ndarray
@@ -139,6 +142,7 @@ def write_results(
     params: dict[str, Any],
     results: list[TargetResult],
     source_rows: np.ndarray,
+    target_rows: dict[str, np.ndarray],
     gene_idx: np.ndarray,
 ) -> list[str]:
     """Write all results in one go; returns the names of the fields written (for logging)."""
@@ -163,6 +167,7 @@ def write_results(
         support.iloc[gene_idx, support.columns.get_loc(res.target)] = res.support_fraction
         score = np.full(n_obs, np.nan, dtype=np.float32)
         score[source_rows] = res.response
+        score[target_rows[res.target]] = res.target_response
         adata.obs[response_key(key, res.target)] = score
         written.append(f"obs[{response_key(key, res.target)!r}]")
     adata.varm[support_key(key)] = support

@@ -15,7 +15,7 @@ from .metrics import (
     support_frequency,
 )
 from .penalties import L1, STVS, KOverlap, Penalty, SmoothedL0, get_penalty
-from .responders import responder_fraction
+from .responders import responder_fraction, target_response
 from .stability import select_by_support, selected_genes, selection_frequency
 from .stopping import ConvergenceMonitor
 from .summary import DisplacementSummary, summarise_displacements
@@ -64,4 +64,5 @@ __all__ = [
     "spawn_seeds",
     "summarise_displacements",
     "support_frequency",
+    "target_response",
 ]

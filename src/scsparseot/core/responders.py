@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import trim_mean
 
-__all__ = ["responder_fraction"]
+__all__ = ["responder_fraction", "target_response"]
 
 
 def responder_fraction(
@@ -77,6 +77,78 @@ def responder_fraction(
         return 0.0
     rho = 1.0 - share * len(xs) / ((1.0 - share) * len(ys))
     return float(np.clip(rho, 0.0, 1.0))
+
+
+def target_response(
+    tx: np.ndarray,
+    response: np.ndarray,
+    y: np.ndarray,
+    *,
+    scale: np.ndarray | None = None,
+    n_neighbors: int = 15,
+    max_cells: int | None = 20000,
+    seed: int = 0,
+) -> np.ndarray:
+    """Response score of each target cell: the mean response of the transported source cells nearest to it.
+
+    A map gives each source cell ``x_i`` a response ``r_i`` (the norm of its displacement). A target
+    cell ``y`` is reached by the source cells whose images ``T(x_i)`` lie around it, so its score is
+    the mean ``r_i`` over its ``n_neighbors`` nearest images (Euclidean, in the genes given, each
+    divided by ``scale``). Target cells that look like moved source cells score high; target cells
+    that look like unmoved ones score low, on the same scale as the source cells' response.
+
+    Parameters
+    ----------
+    tx
+        Images ``T(x)`` of the source cells in the genes to compare (e.g. the selected genes).
+    response
+        Response of each source cell, shape ``(n_source,)``.
+    y
+        Target cells in the same genes.
+    scale
+        Per-gene divisor (default: the standard deviation of ``tx``, 1 where it is 0).
+    n_neighbors
+        Images averaged per target cell.
+    max_cells
+        At most this many source cells are searched (a seeded random subsample); ``None`` uses all.
+    seed
+        Seed of the subsample.
+
+    Returns
+    -------
+    Scores, shape ``(n_target,)``, float32; zeros when there are no genes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((20, 1))
+    ... x[10:] = 5.0  # half the source cells move by +1
+    >>> r = np.r_[np.zeros(10), np.ones(10)]
+    >>> tx = x + r[:, None]
+    >>> target_response(tx, r, np.array([[0.0], [6.0]]), n_neighbors=3)
+    array([0., 1.], dtype=float32)
+    """
+    tx = np.asarray(tx, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    response = np.asarray(response, dtype=np.float64)
+    if tx.ndim != 2 or y.ndim != 2 or tx.shape[1] != y.shape[1] or response.shape != (tx.shape[0],):
+        msg = (
+            f"tx and y must be 2-D with the same number of columns and response one value per row of tx; "
+            f"got shapes {tx.shape}, {y.shape} and {response.shape}."
+        )
+        raise ValueError(msg)
+    if tx.shape[1] == 0 or tx.shape[0] == 0:
+        return np.zeros(y.shape[0], dtype=np.float32)
+    if max_cells is not None and tx.shape[0] > max_cells:
+        keep = np.sort(np.random.default_rng(seed).choice(tx.shape[0], max_cells, replace=False))
+        tx, response = tx[keep], response[keep]
+    if scale is None:
+        scale = tx.std(0)
+    scale = np.where(np.asarray(scale) > 0, scale, 1.0)
+    k = int(min(n_neighbors, tx.shape[0]))
+    _, idx = cKDTree(tx / scale).query(y / scale, k=k)
+    idx = idx.reshape(y.shape[0], k)
+    return response[idx].mean(1).astype(np.float32)
 
 
 def _subsample(a: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:

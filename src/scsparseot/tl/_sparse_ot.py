@@ -38,6 +38,7 @@ from ..core import (
     select_by_support,
     selection_frequency,
     summarise_displacements,
+    target_response,
 )
 from ..core.trainer import default_support_tol
 from . import _checkpoint
@@ -400,8 +401,11 @@ def sparse_ot(
     ``adata.varm[f"{{key}}_support"]``
         Share of source cells in which each gene moves, one column per target.
     ``adata.obs[f"{{key}}_response_{{target}}"]``
-        Per-cell response score: the norm of the (sparsified) displacement of each source cell
-        (``NaN`` for other cells), to see which cells a drug moves and how far.
+        Per-cell response score, to see which cells a drug moves and how far: for each source
+        cell the norm of its (sparsified) displacement; for each cell of the target group the
+        mean score of the 15 transported source cells nearest to it in the selected genes
+        (:func:`scsparseot.core.target_response`); ``NaN`` for other cells. Plot it with
+        :func:`scsparseot.pl.response` or read it with :func:`scsparseot.get.response`.
     ``adata.uns[key]``
         ``params``, ``summary`` (per target), ``genes`` (per target × gene; see
         :func:`scsparseot.get.perturbed_genes`), ``history`` and ``moves`` (training traces) and
@@ -555,7 +559,13 @@ def sparse_ot(
     }
     out = adata.copy() if copy else adata
     written = _schema.write_results(
-        out, key_added, params=params, results=results, source_rows=source_rows, gene_idx=gene_idx
+        out,
+        key_added,
+        params=params,
+        results=results,
+        source_rows=source_rows,
+        target_rows=target_rows,
+        gene_idx=gene_idx,
     )
     logger.info("fitted %d sparse OT map(s); added %s", len(results), ", ".join(written))
     return out if copy else None
@@ -635,13 +645,15 @@ def _summarise(
     else:
         p_value = adj_p_value = np.full(support.shape, np.nan)
     cols = np.flatnonzero(selected)
+    x_sel, y_sel = x.columns(cols), y.columns(cols)
+    tx_sel = x_sel + disp.kept[:, cols].toarray()
     summary = {
         "n_source": int(x.shape[0]),
         "n_target": int(y.shape[0]),
         "n_genes": int(x.shape[1]),
         "n_selected_genes": int(selected.sum()),
         "avg_dim": float(disp.avg_dim),
-        "responder_fraction": responder_fraction(x.columns(cols), y.columns(cols)),
+        "responder_fraction": responder_fraction(x_sel, y_sel),
         "sliced_w": float(disp.sliced_w),
         "lam": float(tf.lam),
         "n_iters": int(tf.n_iters),
@@ -654,6 +666,7 @@ def _summarise(
         target=target,
         delta=disp.kept,
         response=disp.response,
+        target_response=target_response(tx_sel, disp.response, y_sel, scale=x_sel.std(0)),
         mean_displacement=disp.mean,
         mean_abs_displacement=disp.mean_abs,
         support_fraction=support,
