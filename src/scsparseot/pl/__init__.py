@@ -2,8 +2,9 @@
 
 from ._displacement import displacement
 from ._overlap import gene_overlap
+from ._response import response
 from ._support import support
 from ._training import training
 from ._transport import transport
 
-__all__ = ["displacement", "gene_overlap", "support", "training", "transport"]
+__all__ = ["displacement", "gene_overlap", "response", "support", "training", "transport"]
