@@ -154,6 +154,16 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def _torch_threads(n: int | None = None) -> int:
+    """Set torch's intra-op thread count to ``n`` (if given); returns the count before."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    return old
+
+
 def _executor(jobs: int) -> Executor | None:
     if jobs <= 1:
         return None
@@ -203,6 +213,7 @@ def _fit(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty()
     print(f"Read {args.input}: {adata.n_obs} cells × {adata.n_vars} genes.", flush=True)
     stop = _progress_lines(not tty and not args.verbose)
+    threads = _torch_threads()
     executor = _executor(args.jobs)
     try:
         tl.sparse_ot(
@@ -234,6 +245,7 @@ def _fit(args: argparse.Namespace) -> int:
         stop()
         if executor is not None:
             executor.shutdown(cancel_futures=True)
+            _torch_threads(threads)
     adata.write_h5ad(args.out)
     print(get.summary(adata, args.key_added).to_string(index=False))
     print(get.perturbed_genes(adata, args.key_added, selected_only=True).to_string(index=False))
