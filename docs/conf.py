@@ -170,6 +170,7 @@ NAMESPACES = [
     "scsparseot.pl",
     "scsparseot.datasets",
     "scsparseot.baselines",
+    "scsparseot.report",
     "scsparseot.core",
     "scsparseot",
 ]

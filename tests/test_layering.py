@@ -34,6 +34,8 @@ FORBIDDEN = {
     },
     "datasets": {"torch", "scsparseot.core", "scsparseot.tl"},
     "get": {"torch", "scsparseot.tl", "scsparseot.pl"},
+    # the report reads results only through get and draws them only with pl
+    "report": {"torch", "scsparseot.core", "scsparseot.tl", "scsparseot._schema", "scsparseot.baselines"},
 }
 
 

@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import baselines, core, datasets, get, pl, tl
+from . import baselines, core, datasets, get, pl, report, tl
 from .core import SparseOTMap
 
 try:
@@ -10,4 +10,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["SparseOTMap", "baselines", "core", "datasets", "get", "pl", "tl"]
+__all__ = ["SparseOTMap", "baselines", "core", "datasets", "get", "pl", "report", "tl"]

@@ -18,7 +18,9 @@ Written under ``key`` (``key_added``):
 * ``adata.uns[key]`` with ``params`` (resolved arguments), ``summary`` (one row per target),
   ``genes`` (one row per target × fitted gene: the :func:`scsparseot.get.perturbed_genes` table),
   ``history`` (one row per target × evaluation), ``moves`` (one row per target × λ move of an
-  automatic search) and ``maps`` (the weights of each fitted map, by the target's position in ``summary``).
+  automatic search), ``maps`` (the weights of each fitted map, by the target's position in ``summary``)
+  and ``warnings`` (the messages of the warnings the fit raised, as an array of str; see
+  :func:`write_warnings`).
 """
 
 from __future__ import annotations
@@ -187,6 +189,22 @@ def write_results(
     }
     written.append(f"uns[{key!r}]")
     return written
+
+
+def write_warnings(adata: AnnData, key: str, messages: list[str]) -> str:
+    """Record the warnings a fit raised in ``adata.uns[key]["warnings"]`` (unique messages, in order).
+
+    Stored as a 1-d array of str (``write_h5ad`` stores no lists); an empty array when there were
+    none. Returns the name of the field written (for logging).
+    """
+    unique = list(dict.fromkeys(str(m) for m in messages))
+    adata.uns[key]["warnings"] = np.asarray(unique, dtype=object) if unique else np.empty(0, dtype=object)
+    return f"uns[{key!r}]['warnings']"
+
+
+def read_warnings(res: dict[str, Any]) -> list[str]:
+    """The warnings recorded with a fit's results (``[]`` for results written without them)."""
+    return [str(m) for m in np.asarray(res.get("warnings", []), dtype=object).ravel()]
 
 
 def _drop_previous(adata: AnnData, key: str) -> None:

@@ -1,6 +1,17 @@
 """Getters: tidy tables and fitted maps from the results of :func:`scsparseot.tl.sparse_ot`."""
 
 from ._compare import compare
-from ._tables import map, perturbed_genes, response, summary, training_history
+from ._response import response
+from ._run import fit_warnings, params
+from ._tables import map, perturbed_genes, summary, training_history
 
-__all__ = ["compare", "map", "perturbed_genes", "response", "summary", "training_history"]
+__all__ = [
+    "compare",
+    "fit_warnings",
+    "map",
+    "params",
+    "perturbed_genes",
+    "response",
+    "summary",
+    "training_history",
+]

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ..core import SparseOTMap
 
-__all__ = ["map", "perturbed_genes", "response", "summary", "training_history"]
+__all__ = ["map", "perturbed_genes", "summary", "training_history"]
 
 
 def _targets(res: dict, key: str, target: str | Sequence[str] | None) -> list[str] | None:
@@ -163,71 +163,3 @@ def map(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> Sp
     (100, 20)
     """
     return _schema.read_map(adata, key, target)
-
-
-@doc_params(doc_adata=doc_adata, doc_key=doc_key)
-def response(
-    adata: AnnData,
-    key: str = "sparse_ot",
-    target: str | None = None,
-    *,
-    groupby: str | None = None,
-) -> pd.DataFrame:
-    """Per-cell response score of one target's fit, for the source cells and the target's own cells.
-
-    Parameters
-    ----------
-    {doc_adata}
-    {doc_key}
-    target
-        Which target (may be omitted when only one was fitted).
-    groupby
-        Column of ``adata.obs`` (e.g. ``"cell_type"``) to add to the table.
-
-    Returns
-    -------
-    DataFrame indexed by cell (``obs_names``) with columns ``side`` (``"source"`` or ``"target"``),
-    ``group`` (the cell's label in the fit's ``groupby`` column), ``response`` and, when given,
-    ``groupby``. The score of a source cell is the norm of its sparsified displacement; the
-    score of a target cell is the mean score of the transported source cells nearest to it
-    (see :func:`scsparseot.tl.sparse_ot`). Larger means the cell responds more.
-
-    Examples
-    --------
-    >>> import scsparseot as sso
-    >>> adata = sso.datasets.synthetic_perturbation(n_cells=100, n_genes=20, n_perturbed=3)
-    >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, fdr=None, progress=False)
-    >>> df = sso.get.response(adata, target="drug_1")
-    >>> sorted(df["side"].unique())
-    ['source', 'target']
-    """
-    import numpy as np
-    import pandas as pd
-
-    res = _schema.read_results(adata, key)
-    target = _schema.check_target(res, key, target)
-    params = res["params"]
-    col = _schema.response_key(key, target)
-    for name, what in ((params["groupby"], "the fit's groupby column"), (col, "the response score")):
-        if name not in adata.obs:
-            msg = f"adata.obs[{name!r}] ({what}) is missing; rerun scsparseot.tl.sparse_ot(..., key_added={key!r})."
-            raise KeyError(msg)
-    if groupby is not None and groupby not in adata.obs:
-        msg = f"groupby={groupby!r} is not a column of adata.obs; choose one of {list(adata.obs.columns)}."
-        raise KeyError(msg)
-    labels = adata.obs[params["groupby"]].astype(str).to_numpy()
-    is_source = labels == str(params["source"])
-    rows = is_source | (labels == str(target))
-    df = pd.DataFrame(
-        {
-            "side": pd.Categorical(
-                np.where(is_source, "source", "target")[rows], categories=["source", "target"]
-            ),
-            "group": labels[rows],
-            "response": adata.obs[col].to_numpy(dtype=np.float64)[rows],
-        },
-        index=adata.obs_names[rows],
-    )
-    if groupby is not None:
-        df[groupby] = adata.obs[groupby].to_numpy()[rows]
-    return df

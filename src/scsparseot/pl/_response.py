@@ -58,22 +58,27 @@ def response(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import scsparseot as sso
     >>> adata = sso.datasets.synthetic_perturbation(n_cells=100, n_genes=20, n_perturbed=3)
+    >>> adata.obs["cell_type"] = np.where(np.arange(adata.n_obs) % 2, "B", "T")
     >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, fdr=None, progress=False)
-    >>> ax = sso.pl.response(adata, target="drug_1", show=False)
-    >>> [t.get_text() for t in ax.get_xticklabels()]
-    ['all cells']
+    >>> ax = sso.pl.response(adata, target="drug_1", groupby="cell_type", show=False)
+    >>> sorted(t.get_text() for t in ax.get_xticklabels())
+    ['B', 'T']
     """
+    fitted = get.summary(adata, key)["target"].astype(str).tolist()
+    if target is None:
+        if len(fitted) != 1:
+            msg = f"{len(fitted)} targets were fitted under {key!r}; pick one with target=, one of {fitted}."
+            raise ValueError(msg)
+        target = fitted[0]
     df = get.response(adata, key, target, groupby=groupby)
-    is_target = df["side"] == "target"
-    target_name = str(df.loc[is_target, "group"].iloc[0]) if is_target.any() else "target"
+    target_name = str(target)
+    source_name = str(get.params(adata, key)["source"])
+    cat = "group"
     if groupby is None:
-        df = df.assign(_cat="all cells")
-        cat = "_cat"
-    else:
-        cat = groupby
-    df[cat] = df[cat].astype(str)
+        df[cat] = "all cells"
     medians = df[df["side"] == "target"].groupby(cat, observed=True)["response"].median()
     cats = sorted(df[cat].unique(), key=lambda c: (-medians.get(c, -np.inf), c))
     width = 0.38
@@ -95,15 +100,14 @@ def response(
         for part in ("medians", "whiskers", "caps"):
             for line in boxes[part]:
                 line.set_color("#404040")
-        label = (
-            f"{df.loc[df['side'] == 'source', 'group'].iloc[0]} (source)" if side == "source" else target_name
-        )
+        label = f"{source_name} (source)" if side == "source" else target_name
         handles.append(Patch(facecolor=_COLORS[side], edgecolor="#404040", label=label))
     ax.set_xticks(range(len(cats)))
     ax.set_xticklabels(cats, rotation=90 if len(cats) > 4 else 0)
     ax.set_xlim(-0.6, len(cats) - 0.4)
     ax.set_ylabel("response (|Δ| of the cell)")
-    ax.set_title(f"Response to {target_name}")
+    ax.set_xlabel(groupby or "")
+    ax.set_title(f"Response to {target_name}", loc="left")
     ax.legend(handles=handles, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

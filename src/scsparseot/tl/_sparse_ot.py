@@ -42,6 +42,7 @@ from ..core import (
 )
 from ..core.trainer import default_support_tol
 from . import _checkpoint
+from ._context import fitting, records_warnings
 from ._data import group_cells
 
 if TYPE_CHECKING:
@@ -248,6 +249,7 @@ def _null_row(fit: FitResult, a: CellData) -> np.ndarray:
     return summarise_displacements(a, fit.map, fit.map.support_tol).mean_abs[None, :]
 
 
+@records_warnings
 @doc_params(doc_adata=doc_adata)
 def sparse_ot(
     adata: AnnData,
@@ -409,7 +411,8 @@ def sparse_ot(
     ``adata.uns[key]``
         ``params``, ``summary`` (per target), ``genes`` (per target × gene; see
         :func:`scsparseot.get.perturbed_genes`), ``history`` and ``moves`` (training traces) and
-        ``maps`` (fitted weights).
+        ``maps`` (fitted weights) and ``warnings`` (the messages of the warnings this call raised,
+        for reports; :func:`scsparseot.get.fit_warnings`).
 
     Examples
     --------
@@ -603,7 +606,9 @@ def _run_fits(
     if executor is not None:
         futures = {t: executor.submit(fit_target, x, y, spec, seeds[t], genes) for t, y in todo.items()}
         for t in tqdm(futures, desc="targets", disable=not progress):
-            finished(t, futures[t].result())
+            with fitting(t):
+                finished(t, futures[t].result())
+            logger.info("fitted %r (%s)", t, out[t].reason)
         return {t: out[t] for t in ys}
     for t, y in todo.items():
         t0 = time.perf_counter()
@@ -619,7 +624,8 @@ def _run_fits(
                     lam=f"{record['lam']:.3g}", dim=f"{record['dim']:.1f}", err=f"{record['err']:.3g}"
                 )
 
-            finished(t, fit_target(x, y, spec, seeds[t], genes, update))
+            with fitting(t):
+                finished(t, fit_target(x, y, spec, seeds[t], genes, update))
         logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].reason)
     return {t: out[t] for t in ys}
 
