@@ -268,8 +268,11 @@ def test_response_score_and_responder_fraction():
     sso.tl.sparse_ot(adata, config=FAST, lam=1.0, progress=False)
     col = adata.obs["sparse_ot_response_drug_1"]
     src = (adata.obs["drug"] == "control").to_numpy()
-    assert col[~src].isna().all()
-    assert (col[src] >= 0).all()
+    assert (col >= 0).all()  # source rows and the target's own rows are scored
+    # treated cells: the responders (obs["responder"]) score above the cells the drug left alone
+    treated = ~src
+    responder = adata.obs["responder"].to_numpy(bool)
+    assert col[treated & responder].median() > 2 * col[treated & ~responder].median()
     # the response equals the norm of each source row of the displacement layer
     layer = adata.layers["sparse_ot_displacement"][src].toarray()
     np.testing.assert_allclose(col[src].to_numpy(), np.linalg.norm(layer, axis=1), rtol=1e-5, atol=1e-6)
@@ -305,6 +308,42 @@ def test_exact_ot_is_dense_and_sparse_icnn_is_not(fitted, synthetic):
     exact = sso.tl.sparse_ot(synthetic, target="drug_1", method="exact", progress=False, copy=True)
     assert sso.get.summary(exact)["avg_dim"][0] > 0.8 * synthetic.n_vars
     assert sso.get.summary(fitted)["avg_dim"].max() < 8
+
+
+def test_conditional_map_finds_a_one_type_response_and_its_cells(tmp_path):
+    import anndata as ad
+
+    rng = np.random.default_rng(0)
+    n, d = 240, 30
+    x = rng.normal(size=(2 * n, d)).astype(np.float32)
+    cell_type = np.where(np.arange(2 * n) % 4 == 0, "mono", "lymph")  # a quarter are monocytes
+    x[cell_type == "mono", :5] += 4.0  # the types differ in genes 0-4
+    drug = np.repeat(["control", "drug"], n)
+    hit = (drug == "drug") & (cell_type == "mono")
+    x[np.ix_(hit, [20, 21, 22])] += 1.2  # the drug acts in monocytes only, on genes all types share
+    adata = ad.AnnData(x, obs={"drug": drug, "cell_type": cell_type})
+    adata.var_names = [f"g{i}" for i in range(d)]
+    sso.tl.sparse_ot(adata, groupby="drug", source="control", method="conditional", progress=False)
+    genes = sso.get.perturbed_genes(adata, selected_only=True)
+    assert set(genes["gene"]) == {"g20", "g21", "g22"}
+    assert sso.get.summary(adata)["reason"][0] == "closed_form"
+    df = sso.get.response(adata, groupby="cell_type")
+    med = df.groupby(["side", "group"], observed=True)["response"].median()
+    assert med["source", "mono"] > 1.0 and med["source", "lymph"] == 0.0  # lymphocytes stay in place
+    assert med["target", "mono"] > 1.0 > 5 * med["target", "lymph"]
+    fig = sso.pl.response(adata, groupby="cell_type", return_fig=True)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["mono", "lymph"]  # responders first
+    path = tmp_path / "c.h5ad"
+    adata.write_h5ad(path)
+    back = ad.read_h5ad(path)
+    m = sso.get.map(back)
+    assert isinstance(m, sso.core.ConditionalMap)
+    src = (adata.obs["drug"] == "control").to_numpy()
+    np.testing.assert_allclose(
+        adata.layers["sparse_ot_displacement"][src].toarray(),
+        m.displacement(x[src], sparsify=True),
+        atol=1e-6,
+    )
 
 
 def test_method_errors(synthetic):

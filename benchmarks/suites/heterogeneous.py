@@ -18,8 +18,8 @@ Tasks (per seed; data and truth in ``suites/heterogeneous_tasks.py``):
 
 Methods (same data, same process, one torch thread; see :data:`METHODS`): a t-test signature, a
 cluster-conditional shift, three gene-wise maps, exact OT and the elastic map through
-``tl.sparse_ot``, the neural trainer's start without training, the previous default ("before") and
-the library's default at run time ("new default").
+``tl.sparse_ot``, the neural trainer's start without training, the library's default at run time
+(the sparse ICNN with ``lam="auto"``) and the state-conditional map (``method="conditional"``).
 
 Metrics per method × task × seed: precision@k (k = planted genes) next to the t-test's; AUROC of
 the treated cells' response score against the planted responders; AUROC of the control cells' score
@@ -44,39 +44,12 @@ from . import heterogeneous_tasks as H
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
 
 TITLE = "heterogeneous: responses a gene-wise map cannot express (one cell type, a state switch, a mixture)"
 DEFAULT_SEEDS = (0, 1, 2)
 ONE_TYPES = ("CD14+ Monocyte", "CD19+ B")
 KEY = "sparse_ot"
 logger = logging.getLogger(__name__)
-
-#: TrainConfig defaults before issue 12 (the gene-wise model); ``context_dims=0`` is added when it exists
-BEFORE: dict[str, Any] = {
-    "hidden": (64, 64, 64, 64),
-    "activation": "softplus",
-    "n_iters": 2000,
-    "min_iters": 200,
-    "g_steps": 2,
-    "lr": 1e-3,
-    "lr_final": 0.1,
-    "f_lr_scale": 0.1,
-    "f_weight_decay": 50.0,
-    "betas": (0.5, 0.9),
-    "batch_size": 256,
-    "eval_every": 50,
-    "eval_size": 2000,
-    "patience": 4,
-    "min_delta": 0.01,
-    "dim_delta": 0.5,
-    "init": "gaussian",
-    "n_projections": 100,
-    "max_grad_norm": 10.0,
-    "max_recoveries": 3,
-}
-#: ``n_iters`` of the "before" row in a full run (caps its null fits; the λ search keeps its own budget)
-BEFORE_N_ITERS: int | None = 200
 
 TTEST, CLUSTER = "t-test", "cluster shift"
 GAUSS, GAUSS_ST, QUANTILE = (
@@ -85,7 +58,9 @@ GAUSS, GAUSS_ST, QUANTILE = (
     "gene-wise quantile map",
 )
 EXACT, ELASTIC, START = "exact OT", "elastic map", "start alone (no training)"
-PREVIOUS, NEW = "before (previous default)", "new default"
+DEFAULT, CONDITIONAL = "default (sparse ICNN, lam=auto)", "conditional map"
+#: the rows whose targets (issue 12 item 2) are checked
+CHECKED = (DEFAULT, CONDITIONAL)
 METHODS = {
     TTEST: "scanpy rank_genes_groups(method='t-test') treated vs control, genes ranked by |score|; cell score "
     "= Σ over the top-k genes of (x − control mean)/control sd × sign(logFC)",
@@ -103,8 +78,9 @@ METHODS = {
     START: "core.Trainer(x, y, seed=s, device='cpu').to_map() without a training step, displacement "
     "sparsified at support_tol (as tl does); control score = ‖Δ_i‖, treated score = ‖∇f(y) − y‖ "
     "(sparsified) with the trainer's f at its start (the conjugate of the start); ranked by mean |Δ|",
-    PREVIOUS: "tl.sparse_ot(lam='auto', config=TrainConfig(**BEFORE))",
-    NEW: "tl.sparse_ot(adata, groupby=..., source=..., target=...) with no other argument",
+    DEFAULT: "tl.sparse_ot(adata, groupby=..., source=..., target=...) with no other argument (the sparse "
+    "ICNN, lam='auto', calibrated calls with fdr=0.05)",
+    CONDITIONAL: "tl.sparse_ot(..., method='conditional'): the state-conditional map (core.fit_conditional)",
 }
 
 
@@ -305,16 +281,6 @@ def start_alone(task: H.Task, seed: int) -> Output:
     )
 
 
-def before_config() -> Any:
-    """``TrainConfig(**BEFORE)``, with ``context_dims=0`` when the field exists."""
-    from scsparseot.core import TrainConfig
-
-    kw = dict(BEFORE)
-    if "context_dims" in TrainConfig.__dataclass_fields__:
-        kw["context_dims"] = 0
-    return TrainConfig(**kw)
-
-
 def library(task: H.Task, kwargs: dict[str, Any]) -> Output:
     """``tl.sparse_ot(adata, groupby, source, target, **kwargs)``, read back through ``get`` and the AnnData."""
     import scsparseot as sso
@@ -328,9 +294,6 @@ def library(task: H.Task, kwargs: dict[str, Any]) -> Output:
     delta = ad.layers[layer][np.flatnonzero(src)]
     delta = delta.toarray() if hasattr(delta, "toarray") else np.asarray(delta)
     response = ad.obs[f"{KEY}_response_{H.TARGET}"].to_numpy(dtype=np.float64)
-    score_target, note = response[~src], None
-    if np.all(np.isnan(score_target)):
-        score_target, note = target_response_fallback(ad, task)
     summ = sso.get.summary(ad).set_index("target").loc[H.TARGET]
     extra = {
         "selected": table.loc[table["selected"].astype(bool), "gene"].astype(str).tolist(),
@@ -339,56 +302,14 @@ def library(task: H.Task, kwargs: dict[str, Any]) -> Output:
         "reason": str(summ["reason"]),
         "library_avg_dim": float(summ["avg_dim"]),
     }
-    if note:
-        extra["target_score"] = note
     return Output(
         ranked=ranked,
         score_source=response[src],
-        score_target=score_target,
+        score_target=response[~src],
         displacement=delta,
         responder_share=float(summ["responder_fraction"]),
         extra=extra,
     )
-
-
-def target_response_fallback(ad: Any, task: H.Task) -> tuple[np.ndarray | None, str]:
-    """Treated-cell scores from ``scsparseot.core.responders.target_response`` when it exists.
-
-    Its arguments are matched by name against what a caller has (the fitted map, the source and
-    target cells, the AnnData); without that function, or with arguments it cannot be given, the
-    score is recorded as missing.
-    """
-    import inspect
-
-    from scsparseot.core import responders
-
-    fn = getattr(responders, "target_response", None)
-    if fn is None:
-        return (
-            None,
-            "NaN for treated cells: obs response is NaN there and core.responders.target_response is absent",
-        )
-    import scsparseot as sso
-
-    have: dict[str, Callable[[], Any]] = {
-        "map": lambda: sso.get.map(ad, target=H.TARGET),
-        "x": lambda: task.x,
-        "source": lambda: task.x,
-        "y": lambda: task.y,
-        "target": lambda: task.y,
-        "adata": lambda: ad,
-    }
-    kwargs, missing = {}, []
-    for name, p in inspect.signature(fn).parameters.items():
-        if name in have:
-            kwargs[name] = have[name]()
-        elif p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            missing.append(name)
-    if missing:
-        return None, f"NaN for treated cells: target_response needs {missing}, which this suite cannot give"
-    return np.asarray(
-        fn(**kwargs), dtype=np.float64
-    ), "treated cells scored by core.responders.target_response"
 
 
 def run_method(label: str, task: H.Task, seed: int, quick: bool, tol: np.ndarray) -> tuple[Output, float]:
@@ -407,15 +328,10 @@ def run_method(label: str, task: H.Task, seed: int, quick: bool, tol: np.ndarray
         out = library(task, {"method": "exact"})
     elif label == ELASTIC:
         out = library(task, {"method": "elastic"})
-    elif label == PREVIOUS:
-        kw: dict[str, Any] = {"lam": "auto", "config": before_config()}
-        if quick:
-            kw.update(_quick_kwargs())
-        elif BEFORE_N_ITERS is not None:
-            kw["n_iters"] = BEFORE_N_ITERS
-        out = library(task, kw)
-    elif label == NEW:
+    elif label == DEFAULT:
         out = library(task, _quick_kwargs() if quick else {})
+    elif label == CONDITIONAL:
+        out = library(task, {"method": "conditional"})
     else:
         msg = f"unknown method {label!r}"
         raise ValueError(msg)
@@ -551,9 +467,7 @@ def settings(quick: bool) -> dict[str, Any]:
         "planting": "de_comparison.plant_gene: one count factor per gene (bisection) so that the mean log "
         "change of the responding treated cells equals the target; zeros stay zero",
         "methods": METHODS,
-        "before_config": before_config().to_dict(),
-        "before_n_iters": 50 if quick else BEFORE_N_ITERS,
-        "quick_kwargs": "n_iters=50, anneal=AnnealConfig(n_init=50, n_train=25) for new default and before"
+        "quick_kwargs": "n_iters=50, anneal=AnnealConfig(n_init=50, n_train=25) for the default row"
         if quick
         else None,
         "library_kwargs": "every tl.sparse_ot row also gets progress=False",
@@ -602,80 +516,75 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def check(agg: list[dict[str, Any]], task_names: list[str]) -> list[dict[str, Any]]:
-    """Issue 12 item 2 targets for the new default on every task (means over seeds, worst seed shown)."""
+    """Issue 12 item 2 targets for each row of :data:`CHECKED` on every task (means over seeds, worst seed shown)."""
     get = {(a["task"], a["method"]): a for a in agg}
     out = []
-    for task in dict.fromkeys(task_names):
-        new, start = get.get((task, NEW)), get.get((task, START))
-        one_type, synthetic = task.startswith("one_type"), task == "synthetic_mixture"
-        if new is None or not new["status"].get("ok"):
-            out.append(C.target(f"{task}: new default ran", "status ok on every seed", "failed", False))
-            continue
+    for method in CHECKED:
+        for task in dict.fromkeys(task_names):
+            out.extend(_check_one(get.get((task, method)), get.get((task, START)), task, method))
+    return out
 
-        def val(a: dict[str, Any], m: str) -> dict[str, Any]:
-            return {"mean": _r(a[m]["mean"]), "worst": _r(a[m]["worst"]), "n_seeds": a[m]["n"]}
 
-        def ge(a: dict[str, Any], m: str, bound: float) -> bool:
-            return a[m]["mean"] is not None and a[m]["mean"] >= bound
+def _check_one(
+    new: dict[str, Any] | None, start: dict[str, Any] | None, task: str, method: str
+) -> list[dict[str, Any]]:
+    one_type, synthetic = task.startswith("one_type"), task == "synthetic_mixture"
+    name = f"{method} / {task}"
+    if new is None or not new["status"].get("ok"):
+        return [C.target(f"{name}: ran", "status ok on every seed", "failed", False)]
 
+    def val(m: str) -> dict[str, Any]:
+        return {"mean": _r(new[m]["mean"]), "worst": _r(new[m]["worst"]), "n_seeds": new[m]["n"]}
+
+    def ge(m: str, bound: float) -> bool:
+        return new[m]["mean"] is not None and new[m]["mean"] >= bound
+
+    out = [C.target(f"{name}: treated AUROC", "mean >= 0.9", val("auroc_treated"), ge("auroc_treated", 0.9))]
+    if one_type:
+        out.append(
+            C.target(f"{name}: control AUROC", "mean >= 0.9", val("auroc_control"), ge("auroc_control", 0.9))
+        )
+    if one_type or synthetic:
+        e = new["err_all"]["mean"]
         out.append(
             C.target(
-                f"{task}: treated AUROC",
-                "mean >= 0.9",
-                val(new, "auroc_treated"),
-                ge(new, "auroc_treated", 0.9),
+                f"{name}: per-cell error (all genes)",
+                "mean <= 0.5 (identity = 1)",
+                val("err_all"),
+                e is not None and e <= 0.5,
             )
         )
-        if one_type:
+    p, pt = new["precision_at_k"]["mean"], new["precision_at_k_ttest"]["mean"]
+    out.append(
+        C.target(
+            f"{name}: precision@k vs t-test",
+            "mean >= the t-test's mean",
+            {"method": _r(p), "t_test": _r(pt), "worst": _r(new["precision_at_k"]["worst"])},
+            p is not None and pt is not None and p >= pt - 1e-12,
+        )
+    )
+    sh = new["responder_share_abs_error"]
+    out.append(
+        C.target(
+            f"{name}: responder share",
+            "mean |share − true share| <= 0.1",
+            None if sh is None else {k: v if k == "n" else _r(v) for k, v in sh.items()},
+            sh is not None and sh["mean"] <= 0.1,
+        )
+    )
+    if (one_type or task == "switch") and start is not None:
+        for m, which in (("auroc_treated", "treated"), ("auroc_control", "control")):
+            if m == "auroc_control" and not one_type:
+                continue  # no control-cell truth on the switch
+            a, b = new[m]["mean"], start[m]["mean"]
             out.append(
                 C.target(
-                    f"{task}: control AUROC",
-                    "mean >= 0.9",
-                    val(new, "auroc_control"),
-                    ge(new, "auroc_control", 0.9),
+                    f"{name}: better than the gene-wise start ({which} cells)",
+                    f"{which} AUROC − start alone's >= 0.1",
+                    {"method": _r(a), "start": _r(b)},
+                    a is not None and b is not None and a - b >= 0.1,
                 )
             )
-        if one_type or synthetic:
-            e = new["err_all"]
-            out.append(
-                C.target(
-                    f"{task}: per-cell error (all genes)",
-                    "mean <= 0.5 (identity = 1)",
-                    val(new, "err_all"),
-                    e["mean"] is not None and e["mean"] <= 0.5,
-                )
-            )
-        p, pt = new["precision_at_k"]["mean"], new["precision_at_k_ttest"]["mean"]
-        out.append(
-            C.target(
-                f"{task}: precision@k vs t-test",
-                "mean >= the t-test's mean",
-                {"new": _r(p), "t_test": _r(pt), "worst": _r(new["precision_at_k"]["worst"])},
-                p is not None and pt is not None and p >= pt - 1e-12,
-            )
-        )
-        s = new["responder_share_abs_error"]
-        out.append(
-            C.target(
-                f"{task}: responder share",
-                "mean |share − true share| <= 0.1",
-                None if s is None else {k: v if k == "n" else _r(v) for k, v in s.items()},
-                s is not None and s["mean"] <= 0.1,
-            )
-        )
-        if (one_type or task == "switch") and start is not None:
-            for m, which in (("auroc_treated", "treated"), ("auroc_control", "control")):
-                if m == "auroc_control" and not one_type:
-                    continue  # no control-cell truth on the switch
-                a, b = new[m]["mean"], start[m]["mean"]
-                out.append(
-                    C.target(
-                        f"{task}: training earns its keep ({which} cells)",
-                        f"new default's {which} AUROC − start alone's >= 0.1",
-                        {"new": _r(a), "start": _r(b)},
-                        a is not None and b is not None and a - b >= 0.1,
-                    )
-                )
     return out
 
 
@@ -690,8 +599,8 @@ def notes(quick: bool, rows: list[dict[str, Any]]) -> list[str]:
         "Per-cell scores: t-test = signature score over its top-k genes; cluster shift = norm of the cell's "
         "cluster's significant shift; gene-wise maps = norm of Δ (control) or of the inverse map's "
         "displacement (treated) on their top-k genes; library rows = obs[f'{key}_response_{target}'] "
-        "(source and target rows; NaN target rows fall back to core.responders.target_response when it "
-        "exists, else the treated AUROC is missing); start alone = norm of the sparsified Δ (control) and of "
+        "(source and target rows: a target cell scores the mean response of its nearest transported "
+        "control cells, core.target_response); start alone = norm of the sparsified Δ (control) and of "
         "the sparsified ∇f(y) − y (treated).",
         "err_all / err_true: Σ‖Δ̂_i − D_i‖² / Σ‖D_i‖² over the control cells, all genes / the planted genes; "
         "the identity map scores 1. Undefined on the switch task (which control cell would switch is "
@@ -700,19 +609,13 @@ def notes(quick: bool, rows: list[dict[str, Any]]) -> list[str]:
         "clusters with a significant shift for the cluster shift, missing for the others.",
         "seconds: wall clock of the method in this process (one torch thread), including the library's "
         "null fits (fdr=0.05, n_null=3) for library rows.",
-        "Library rows get progress=False (display only). The new default and before rows run without a "
-        "seed argument (the library's seed 0) on every data seed; the data differ per seed.",
+        "Library rows get progress=False (display only) and run without a seed argument (the library's seed "
+        "0) on every data seed; the data differ per seed.",
     ]
     if quick:
         out.append(
-            "--quick: new default and before with n_iters=50 and AnnealConfig(n_init=50, n_train=25) "
+            "--quick: the default row with n_iters=50 and AnnealConfig(n_init=50, n_train=25) "
             "(the λ search's budget, used when lam='auto'). Not results."
-        )
-    elif BEFORE_N_ITERS is not None:
-        out.append(
-            f"before (previous default) runs with n_iters={BEFORE_N_ITERS} so that a full run fits in about 30 "
-            "minutes on 2 cores: this caps its control-vs-control null fits (2000 in TrainConfig); its λ "
-            "search keeps the default AnnealConfig budget (n_init=300, n_train=100 per move)."
         )
     failed = sorted({(r["task"], r["method"]) for r in rows if r["status"] != "ok"})
     if failed:

@@ -32,10 +32,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .core.map import SparseOTMap
+from .core.map import map_from_arrays
 
 if TYPE_CHECKING:
     from anndata import AnnData
+
+    from .core import ConditionalMap, SparseOTMap
 
 GENE_COLUMNS = (
     "target",
@@ -103,8 +105,13 @@ class TargetResult:
 
 
 def gene_table(target: str, genes: np.ndarray, res: TargetResult) -> pd.DataFrame:
-    """The long per-gene table of one target, ranked by mean absolute displacement (rank 1 = most moved)."""
-    order = np.lexsort((np.arange(genes.size), -res.mean_abs_displacement))
+    """The long per-gene table of one target, ranked by mean absolute displacement (rank 1 = most moved).
+
+    Ties (e.g. genes a map leaves exactly in place) are ranked by p-value, smallest first, then by
+    position.
+    """
+    p = np.nan_to_num(np.asarray(res.p_value, dtype=np.float64), nan=1.0)
+    order = np.lexsort((np.arange(genes.size), p, -res.mean_abs_displacement))
     rank = np.empty(genes.size, dtype=np.int64)
     rank[order] = np.arange(1, genes.size + 1)
     df = pd.DataFrame(
@@ -248,8 +255,8 @@ def check_target(res: dict[str, Any], key: str, target: str | None) -> str:
     return str(target)
 
 
-def read_map(adata: AnnData, key: str, target: str | None = None) -> SparseOTMap:
-    """Rebuild the fitted :class:`~scsparseot.core.SparseOTMap` of ``target``."""
+def read_map(adata: AnnData, key: str, target: str | None = None) -> SparseOTMap | ConditionalMap:
+    """Rebuild the fitted map of ``target`` (:class:`~scsparseot.core.SparseOTMap` or :class:`~scsparseot.core.ConditionalMap`)."""
     res = read_results(adata, key)
     target = check_target(res, key, target)
     pos = str(list(map(str, res["summary"].index)).index(target))
@@ -257,4 +264,4 @@ def read_map(adata: AnnData, key: str, target: str | None = None) -> SparseOTMap
     if pos not in maps:
         msg = f"The map of {target!r} was not stored; rerun tl.sparse_ot with store_maps=True."
         raise KeyError(msg)
-    return SparseOTMap.from_arrays(maps[pos])
+    return map_from_arrays(maps[pos])

@@ -53,3 +53,24 @@ def test_degenerate_inputs():
     assert responder_fraction(x[:1], y) == 0.0
     with pytest.raises(ValueError, match="same number of columns"):
         responder_fraction(x, y[:, :3])
+
+
+def test_target_response_follows_the_moved_source_cells():
+    from scsparseot.core import target_response
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 3))
+    moved = np.arange(200) < 100
+    delta = np.where(moved[:, None], 3.0, 0.0) * np.array([1.0, 0.0, 0.0])
+    response = np.linalg.norm(delta, axis=1)
+    y = rng.normal(size=(200, 3))
+    responders = np.arange(200) < 60
+    y[responders, 0] += 3.0
+    score = target_response(x + delta, response, y)
+    assert score[responders].mean() > 2.0 > score[~responders].mean()
+    # within groups: a target cell only sees the source cells of its own group
+    groups_x, groups_y = np.where(moved, "a", "b"), np.where(responders, "a", "b")
+    within = target_response(x + delta, response, y, source_groups=groups_x, target_groups=groups_y)
+    np.testing.assert_allclose(within, np.where(responders, 3.0, 0.0))
+    with pytest.raises(ValueError, match="both source_groups and target_groups"):
+        target_response(x, response, y, source_groups=groups_x)

@@ -4,8 +4,9 @@ from ._device import named_seed, resolve_device, spawn_seeds
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
 from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores
 from .cells import CellData, CellProfile, DenseCells, LazyCells, SparseCells, as_cells
+from .conditional import ConditionalConfig, ConditionalFit, ConditionalMap, fit_conditional
 from .icnn import ICNN
-from .map import SparseOTMap
+from .map import SparseOTMap, map_from_arrays
 from .metrics import (
     displacement_dim,
     precision_at_k,
@@ -28,6 +29,9 @@ __all__ = [
     "AnnealConfig",
     "CellData",
     "CellProfile",
+    "ConditionalConfig",
+    "ConditionalFit",
+    "ConditionalMap",
     "ConvergenceMonitor",
     "DenseCells",
     "DisplacementSummary",
@@ -47,9 +51,11 @@ __all__ = [
     "default_support_tol",
     "displacement_dim",
     "empirical_pvalues",
+    "fit_conditional",
     "fit_map",
     "gene_scores",
     "get_penalty",
+    "map_from_arrays",
     "named_seed",
     "null_scores",
     "precision_at_k",

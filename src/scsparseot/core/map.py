@@ -12,13 +12,14 @@ from scipy import sparse
 
 from ._device import seeded_torch
 from .cells import CellData, as_cells
+from .conditional import ConditionalMap
 from .icnn import ICNN
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Iterator, Mapping
 
-__all__ = ["SparseOTMap"]
+__all__ = ["SparseOTMap", "map_from_arrays"]
 
 FORMAT_VERSION = 1
 
@@ -223,3 +224,11 @@ class SparseOTMap:
 
     def __repr__(self) -> str:
         return f"SparseOTMap(n_genes={self.n_genes}, hidden={self.potential.hidden}, scale={self.scale:.3g})"
+
+
+def map_from_arrays(arrays: Mapping[str, np.ndarray]) -> SparseOTMap | ConditionalMap:
+    """Rebuild a map written by ``to_arrays`` of either kind (:class:`SparseOTMap` or :class:`~scsparseot.core.ConditionalMap`)."""
+    config = json.loads(str(np.asarray(arrays["config"])))
+    if config.get("kind") == ConditionalMap.kind:
+        return ConditionalMap.from_arrays(arrays)
+    return SparseOTMap.from_arrays(arrays)

@@ -85,6 +85,8 @@ def target_response(
     y: np.ndarray,
     *,
     scale: np.ndarray | None = None,
+    source_groups: np.ndarray | None = None,
+    target_groups: np.ndarray | None = None,
     n_neighbors: int = 15,
     max_cells: int | None = 20000,
     seed: int = 0,
@@ -107,6 +109,10 @@ def target_response(
         Target cells in the same genes.
     scale
         Per-gene divisor (default: the standard deviation of ``tx``, 1 where it is 0).
+    source_groups, target_groups
+        Optional group (e.g. cell state) of each source and target cell: a target cell's
+        neighbours are then searched among the source cells of its own group only (all source
+        cells when its group has none).
     n_neighbors
         Images averaged per target cell.
     max_cells
@@ -139,16 +145,28 @@ def target_response(
         raise ValueError(msg)
     if tx.shape[1] == 0 or tx.shape[0] == 0:
         return np.zeros(y.shape[0], dtype=np.float32)
+    if (source_groups is None) != (target_groups is None):
+        msg = "Pass both source_groups and target_groups, or neither."
+        raise ValueError(msg)
+    if source_groups is None:
+        source_groups, target_groups = np.zeros(tx.shape[0]), np.zeros(y.shape[0])
+    source_groups, target_groups = np.asarray(source_groups), np.asarray(target_groups)
     if max_cells is not None and tx.shape[0] > max_cells:
         keep = np.sort(np.random.default_rng(seed).choice(tx.shape[0], max_cells, replace=False))
-        tx, response = tx[keep], response[keep]
+        tx, response, source_groups = tx[keep], response[keep], source_groups[keep]
     if scale is None:
         scale = tx.std(0)
     scale = np.where(np.asarray(scale) > 0, scale, 1.0)
-    k = int(min(n_neighbors, tx.shape[0]))
-    _, idx = cKDTree(tx / scale).query(y / scale, k=k)
-    idx = idx.reshape(y.shape[0], k)
-    return response[idx].mean(1).astype(np.float32)
+    out = np.zeros(y.shape[0], dtype=np.float32)
+    for group in np.unique(target_groups):
+        rows = np.flatnonzero(target_groups == group)
+        pool = np.flatnonzero(source_groups == group)
+        if pool.size == 0:
+            pool = np.arange(tx.shape[0])
+        k = int(min(n_neighbors, pool.size))
+        _, idx = cKDTree(tx[pool] / scale).query(y[rows] / scale, k=k)
+        out[rows] = response[pool[idx.reshape(rows.size, k)]].mean(1)
+    return out
 
 
 def _subsample(a: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from ..core import CellData, DisplacementSummary, SparseOTMap
+from ..core import CellData, DisplacementSummary, map_from_arrays
 
 if TYPE_CHECKING:
     from ._sparse_ot import FitSpec, TargetFit
 
-FORMAT_VERSION = 2
-_SCALARS = ("lam", "seconds", "n_iters", "converged", "diverged", "reason")
+FORMAT_VERSION = 3
+_SCALARS = ("lam", "seconds", "n_iters", "converged", "diverged", "reason", "responder_fraction")
 _SUMMARY_ARRAYS = ("response", "mean", "mean_abs", "support")
 
 
@@ -63,7 +63,7 @@ def save(directory: str | Path, target: str, fit: TargetFit, key: str) -> Path:
         "kept_shape": np.asarray(disp.kept.shape),
         **{name: getattr(disp, name) for name in _SUMMARY_ARRAYS},
     }
-    for name in ("selection_frequency", "null_scores"):
+    for name in ("selection_frequency", "null_scores", "p_value"):
         if getattr(fit, name) is not None:
             arrays[name] = getattr(fit, name)
     for table in ("history", "moves"):
@@ -115,8 +115,9 @@ def load(directory: str | Path, target: str, key: str) -> TargetFit | None:
         support_tol=arrays["support_tol"],
         history={k.removeprefix("history__"): v for k, v in arrays.items() if k.startswith("history__")},
         moves={k.removeprefix("moves__"): v for k, v in arrays.items() if k.startswith("moves__")},
-        map=SparseOTMap.from_arrays(maps) if maps else None,
+        map=map_from_arrays(maps) if maps else None,
         selection_frequency=arrays.get("selection_frequency"),
         null_scores=arrays.get("null_scores"),
+        p_value=arrays.get("p_value"),
         **{k: header[k] for k in _SCALARS},
     )

@@ -29,6 +29,7 @@ from ..core import (
     TrainConfig,
     benjamini_hochberg,
     empirical_pvalues,
+    fit_conditional,
     fit_map,
     gene_scores,
     named_seed,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from .._types import DeviceName, PenaltyName
-    from ..core import CellData, DisplacementSummary, FitResult, Penalty, SparseOTMap
+    from ..core import CellData, ConditionalMap, DisplacementSummary, FitResult, Penalty, SparseOTMap
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,11 @@ class TargetFit:
     reason: str = "closed_form"
     history: dict[str, np.ndarray] = field(default_factory=dict)
     moves: dict[str, np.ndarray] = field(default_factory=dict)
-    map: SparseOTMap | None = None
+    map: SparseOTMap | ConditionalMap | None = None
     selection_frequency: np.ndarray | None = None
     null_scores: np.ndarray | None = None
+    p_value: np.ndarray | None = None
+    responder_fraction: float | None = None
 
 
 def _fit(
@@ -189,6 +192,8 @@ def _fit_target(
     genes: list[str],
     callback: Callable[[dict[str, float]], None] | None,
 ) -> TargetFit:
+    if spec.method == "conditional":
+        return _fit_conditional(x.to_numpy(), y.to_numpy(), spec, seed, genes)
     if spec.method != "sparse_icnn":
         # the baselines need every cell at once (exact OT and the elastic map hold n × m matrices)
         xd, yd = x.to_numpy(), y.to_numpy()
@@ -237,6 +242,27 @@ def _fit_target(
         map=main.map,
         selection_frequency=freq,
         null_scores=null,
+    )
+
+
+def _fit_conditional(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, genes: list[str]) -> TargetFit:
+    """The state-conditional map: closed form, its gene p-values come from its own tests (no null fits)."""
+    fit = fit_conditional(
+        x,
+        y,
+        fdr=spec.fdr if spec.fdr is not None else 0.05,
+        support_tol=spec.support_tol,
+        seed=seed,
+        genes=genes,
+    )
+    return TargetFit(
+        displacements=summarise_displacements(x, fit.map.displacement(x), spec.support_tol, y=y),
+        support_tol=spec.support_tol,
+        lam=float("nan"),
+        seconds=fit.seconds,
+        map=fit.map,
+        p_value=fit.p_value,
+        responder_fraction=fit.responder_fraction,
     )
 
 
@@ -307,7 +333,12 @@ def sparse_ot(
         Gene names (or a boolean mask over ``var_names``) to fit; ``None`` fits all genes. Other
         genes get zero displacement.
     method
-        ``"sparse_icnn"`` (default): the sparse ICNN map. Baselines, written in the same schema
+        ``"sparse_icnn"`` (default): the sparse ICNN map. ``"conditional"``: the state-conditional
+        map (:func:`scsparseot.core.fit_conditional`): cells are grouped into states by genes the
+        drug does not move, and each gene moves only in the states where it responds, along the
+        state's response direction; it finds which cells respond (one cell type, or a share of
+        cells that switched state), takes seconds, and its gene p-values come from its own tests
+        (``fdr`` selects, ``n_null`` is not used). Baselines, written in the same schema
         so that they can be compared side by side: ``"exact"`` (exact OT, POT's ``ot.emd``
         barycentric map), ``"translation"`` (mean shift, soft-thresholded at ``support_tol``),
         ``"elastic"`` (entropic elastic map, Cuturi et al. 2023) and ``"rgd"`` (gradient descent on
@@ -643,23 +674,33 @@ def _summarise(
     disp = tf.displacements
     support = disp.support
     selected = select_by_support(support, min_support)
-    if tf.null_scores is not None:
+    if tf.p_value is not None or tf.null_scores is not None:
         # gene_scores averages |Δ| over cells: the row of mean |Δ| gives the same scores
-        p_value = empirical_pvalues(gene_scores(disp.mean_abs[None, :], x.std(0)), tf.null_scores)
+        p_value = (
+            tf.p_value
+            if tf.p_value is not None
+            else empirical_pvalues(gene_scores(disp.mean_abs[None, :], x.std(0)), tf.null_scores)
+        )
         adj_p_value = benjamini_hochberg(p_value)
-        selected &= adj_p_value <= fdr
+        if fdr is not None:
+            selected &= adj_p_value <= fdr
     else:
         p_value = adj_p_value = np.full(support.shape, np.nan)
     cols = np.flatnonzero(selected)
     x_sel, y_sel = x.columns(cols), y.columns(cols)
     tx_sel = x_sel + disp.kept[:, cols].toarray()
+    groups = {}
+    if hasattr(tf.map, "states"):  # a state-conditional map: neighbours within the cell's state
+        groups = {"source_groups": tf.map.states(x.to_numpy()), "target_groups": tf.map.states(y.to_numpy())}
     summary = {
         "n_source": int(x.shape[0]),
         "n_target": int(y.shape[0]),
         "n_genes": int(x.shape[1]),
         "n_selected_genes": int(selected.sum()),
         "avg_dim": float(disp.avg_dim),
-        "responder_fraction": responder_fraction(x_sel, y_sel),
+        "responder_fraction": responder_fraction(x_sel, y_sel)
+        if tf.responder_fraction is None
+        else tf.responder_fraction,
         "sliced_w": float(disp.sliced_w),
         "lam": float(tf.lam),
         "n_iters": int(tf.n_iters),
@@ -672,7 +713,7 @@ def _summarise(
         target=target,
         delta=disp.kept,
         response=disp.response,
-        target_response=target_response(tx_sel, disp.response, y_sel, scale=x_sel.std(0)),
+        target_response=target_response(tx_sel, disp.response, y_sel, scale=x_sel.std(0), **groups),
         mean_displacement=disp.mean,
         mean_abs_displacement=disp.mean_abs,
         support_fraction=support,

@@ -1,0 +1,520 @@
+"""State-conditional sparse OT map: which genes move, in which cells, given each cell's state.
+
+A gene-wise map moves gene ``j`` by a function of ``x_j`` alone, so it cannot move monocytes and leave
+B cells alone in a gene both express alike, nor tell the share of cells that switched state from the
+rest. This map conditions on the cell's *state* and moves only the genes that respond there:
+
+* **States.** Source and target cells are embedded together by PCA (scikit-learn's, as in
+  :func:`scanpy.pp.pca`) of the
+  genes that do not respond (a first pass finds the responding genes and leaves them out, so the drug
+  does not move the embedding) and grouped by Ward clustering; a new cell joins the state of the
+  nearest centroid. The state of a cell is read from genes the map never moves, so ``T`` is a
+  conditional map: it keeps the cell's identity and moves the responding genes given it.
+* **Which genes, where.** In z-scores of the source cells, each gene gets a Welch test of its mean
+  shift over all cells and within every state, and a heterogeneity test (Cochran's Q) across states.
+  The gene's p-value is the smaller of the two-sided global p-value and the Bonferroni-corrected
+  smallest state p-value (times 2 for the two routes); Benjamini–Hochberg at level ``fdr`` selects
+  genes. A selected gene whose shift differs between states moves only in the states where its own
+  shift is significant (Bonferroni over states); one whose shift is homogeneous moves in every state
+  by the global shift. In a state that responds, genes below the selection threshold but likely to
+  respond under an empirical-Bayes two-group model of that state's z-values (posterior probability ≥ ½)
+  also move, by their shrunken shift.
+* **How far each cell moves.** In state ``c`` with moved genes ``S`` and shift ``b`` the map is the
+  one-dimensional OT map along the response direction ``u = b / ‖b‖`` (a "spiked" transport map,
+  Niles-Weed & Rigollet 2022): ``T(x) = x + m(⟨u, x_S⟩) u`` with ``s + m(s)`` the monotone
+  rearrangement of the source onto the target projections (a few quantile knots, linear between them,
+  centred on the mean shift). For a pure mean shift every cell of the state moves by ``b``; when only a
+  share of the state's cells respond (a state switch), the cells at the far end of the direction move
+  most, so the treated cells that responded are the ones the map reaches.
+
+For each state ``T`` is the gradient of ``½‖x‖² + M(⟨u, x_S⟩) + ⟨e, x⟩`` with ``M' = m`` and
+``1 + m' ≥ 0`` (so it is convex): an optimal-transport (Brenier) map between the state's source and
+target cells in the moved genes, exactly zero in every other gene and every non-responding state.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+from .responders import responder_fraction
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+
+__all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditional"]
+
+FORMAT_VERSION = 1
+#: the empirical-Bayes step needs this many genes to estimate its two-group model ...
+EB_MIN_GENES = 200
+#: ... and adds a gene when its posterior probability of responding is at least this
+EB_MIN_POSTERIOR = 0.9
+
+
+@dataclass(frozen=True)
+class ConditionalConfig:
+    """Settings of :func:`fit_conditional`.
+
+    Parameters
+    ----------
+    n_states
+        Largest number of cell states (Ward clusters); fewer when there are fewer than 100 cells
+        per state.
+    n_pcs
+        Principal components of the state embedding.
+    heterogeneity
+        Level of Cochran's Q test under which a selected gene moves only in the states where its
+        own shift is significant.
+    n_knots
+        Quantile knots (at levels 0.1 … 0.9) of each state's one-dimensional map.
+    min_cells
+        Fewest source and target cells a state needs to be tested and moved.
+    empirical_bayes
+        Also move, in responding states, genes that an empirical-Bayes two-group model of the
+        state's z-values finds likely to respond (by their shrunken shift).
+    max_cluster_cells
+        At most this many cells (a seeded subsample) are clustered; the others join the nearest
+        centroid.
+    """
+
+    n_states: int = 6
+    n_pcs: int = 20
+    heterogeneity: float = 0.01
+    n_knots: int = 5
+    min_cells: int = 5
+    empirical_bayes: bool = True
+    max_cluster_cells: int = 5000
+
+    def __post_init__(self) -> None:
+        ints = {"n_states": 1, "n_pcs": 1, "n_knots": 2, "min_cells": 2, "max_cluster_cells": 10}
+        for name, low in ints.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                msg = f"ConditionalConfig.{name} must be an integer >= {low}, got {value!r}."
+                raise ValueError(msg)
+        if not 0 < self.heterogeneity < 1:
+            msg = f"ConditionalConfig.heterogeneity must be in (0, 1), got {self.heterogeneity!r}."
+            raise ValueError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for ``uns`` and JSON)."""
+        return asdict(self)
+
+
+class ConditionalMap:
+    """A fitted state-conditional map, in data units (see the module docstring).
+
+    Parameters
+    ----------
+    mean, sd
+        Per-gene z-score parameters (source cells).
+    pca_mean, pca_components
+        Centre ``(n_genes,)`` and loadings ``(n_pcs, n_genes)`` of the state embedding (zero
+        loadings on the genes left out of it).
+    centroids
+        State centroids in the embedding, ``(n_states, n_pcs)``.
+    direction
+        Unit response direction of each state in z-scores, ``(n_states, n_genes)``; zero rows for
+        states that do not move.
+    knots, steps
+        Quantile knots of the source projections and the move at each knot, ``(n_states, n_knots)``.
+    offset
+        Move added to every cell of a state, ``(n_states,)``.
+    extra
+        Shrunken shifts of further genes per state in z-scores, ``(n_states, n_genes)``.
+    support_tol
+        Per-gene tolerance (data units) below which a displacement counts as zero.
+    genes
+        Gene names, kept for reference.
+    """
+
+    kind = "conditional"
+
+    def __init__(
+        self,
+        *,
+        mean: np.ndarray,
+        sd: np.ndarray,
+        pca_mean: np.ndarray,
+        pca_components: np.ndarray,
+        centroids: np.ndarray,
+        direction: np.ndarray,
+        knots: np.ndarray,
+        steps: np.ndarray,
+        offset: np.ndarray,
+        extra: np.ndarray,
+        support_tol: np.ndarray | float,
+        genes: list[str] | None = None,
+    ) -> None:
+        f32 = np.float32
+        self.mean, self.sd = np.asarray(mean, f32), np.asarray(sd, f32)
+        self.pca_mean, self.pca_components = np.asarray(pca_mean, f32), np.asarray(pca_components, f32)
+        self.centroids = np.asarray(centroids, f32)
+        self.direction, self.extra = np.asarray(direction, f32), np.asarray(extra, f32)
+        self.knots, self.steps = np.asarray(knots, f32), np.asarray(steps, f32)
+        self.offset = np.asarray(offset, f32)
+        self.support_tol = np.broadcast_to(np.asarray(support_tol, f32), self.mean.shape).copy()
+        self.genes = None if genes is None else [str(g) for g in genes]
+
+    @property
+    def n_genes(self) -> int:
+        """Dimension of the data the map acts on."""
+        return int(self.mean.shape[0])
+
+    @property
+    def n_states(self) -> int:
+        """Number of cell states."""
+        return int(self.centroids.shape[0])
+
+    @property
+    def moved_genes(self) -> np.ndarray:
+        """Boolean mask of the genes the map can move (in some state)."""
+        return (self.direction != 0).any(0) | (self.extra != 0).any(0)
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.n_genes:
+            msg = f"Expected an array of shape (n_cells, {self.n_genes}), got {x.shape}."
+            raise ValueError(msg)
+        return x
+
+    def states(self, x: np.ndarray) -> np.ndarray:
+        """State of each cell of ``x`` (index of the nearest centroid in the embedding)."""
+        x = self._check(x)
+        emb = (x - self.pca_mean) @ self.pca_components.T
+        d2 = ((emb[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
+        return d2.argmin(1)
+
+    def displacement(self, x: np.ndarray, *, sparsify: bool = False) -> np.ndarray:
+        """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move."""
+        x = self._check(x)
+        z = (x - self.mean) / self.sd
+        state = self.states(x)
+        out = np.zeros_like(z)
+        for c in range(self.n_states):
+            rows = np.flatnonzero(state == c)
+            if not rows.size:
+                continue
+            u = self.direction[c]
+            if np.any(u):
+                s = z[rows] @ u
+                move = np.interp(s, self.knots[c], self.steps[c]) + self.offset[c]
+                out[rows] += move[:, None] * u[None, :]
+            out[rows] += self.extra[c][None, :]
+        out *= self.sd
+        if sparsify:
+            out[np.abs(out) <= self.support_tol] = 0.0
+        return out
+
+    def transport(self, x: np.ndarray) -> np.ndarray:
+        """Images ``T(x)`` of the rows of ``x`` (data units, float32)."""
+        return self._check(x) + self.displacement(x)
+
+    # ------------------------------------------------------------------------------ persistence
+    _ARRAYS = (
+        "mean",
+        "sd",
+        "pca_mean",
+        "pca_components",
+        "centroids",
+        "direction",
+        "knots",
+        "steps",
+        "offset",
+        "extra",
+        "support_tol",
+    )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Every parameter and a JSON config as a flat dict of arrays (no pickle)."""
+        arrays = {name: getattr(self, name) for name in self._ARRAYS}
+        config = {"kind": self.kind, "format_version": FORMAT_VERSION, "genes": self.genes}
+        arrays["config"] = np.array(json.dumps(config))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ConditionalMap:
+        """Inverse of :meth:`to_arrays`."""
+        config = json.loads(str(np.asarray(arrays["config"])))
+        if config.get("kind") != cls.kind or config.get("format_version") != FORMAT_VERSION:
+            msg = f"Not a conditional map of format version {FORMAT_VERSION}: {config!r}."
+            raise ValueError(msg)
+        return cls(**{name: np.asarray(arrays[name]) for name in cls._ARRAYS}, genes=config["genes"])
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the map to one ``.npz`` file (no pickle); returns the path written."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        np.savez(path, **self.to_arrays())
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ConditionalMap:
+        """Read a map written by :meth:`save`."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            return cls.from_arrays({k: data[k] for k in data.files})
+
+    def __repr__(self) -> str:
+        return f"ConditionalMap(n_genes={self.n_genes}, n_states={self.n_states}, moved genes={int(self.moved_genes.sum())})"
+
+
+@dataclass(frozen=True)
+class ConditionalFit:
+    """Outcome of :func:`fit_conditional`.
+
+    Attributes
+    ----------
+    map
+        The fitted :class:`ConditionalMap`.
+    p_value, adj_p_value
+        Per-gene p-value of a shift anywhere (globally or in a state) and its Benjamini–Hochberg
+        adjustment; ``adj_p_value ≤ fdr`` selects the gene.
+    heterogeneous
+        Selected genes whose shift differs between states (they move in some states only).
+    source_states, target_states
+        State of each source and target cell.
+    responder_fraction
+        Estimated share of target cells that respond: in each state that moves, the mixture
+        proportion of responders among its target cells in the genes it moves
+        (:func:`~scsparseot.core.responder_fraction`), weighted by the state's target cells.
+    seconds
+        Wall-clock time of the fit.
+    """
+
+    map: ConditionalMap
+    p_value: np.ndarray
+    adj_p_value: np.ndarray
+    heterogeneous: np.ndarray
+    source_states: np.ndarray
+    target_states: np.ndarray
+    responder_fraction: float = 0.0
+    seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean shift ``mean(b) − mean(a)`` per column and its standard error (Welch)."""
+    se = np.sqrt(a.var(0, ddof=1) / a.shape[0] + b.var(0, ddof=1) / b.shape[0])
+    return b.mean(0) - a.mean(0), np.maximum(se, 1e-12)
+
+
+def _two_sided(z: np.ndarray) -> np.ndarray:
+    return np.minimum(2.0 * stats.norm.sf(np.abs(z)), 1.0)
+
+
+def _two_groups(z: np.ndarray, n_iter: int = 200) -> tuple[np.ndarray, float]:
+    """EM for ``z ~ (1 − π) N(0, 1) + π N(0, 1 + τ²)``: posterior probability of the second group and ``τ²/(1 + τ²)``."""
+    pi, tau2 = 0.05, 4.0
+    w = np.zeros_like(z)
+    for _ in range(n_iter):
+        l0 = (1.0 - pi) * stats.norm.pdf(z)
+        l1 = pi * stats.norm.pdf(z, scale=math.sqrt(1.0 + tau2))
+        w = l1 / np.maximum(l0 + l1, 1e-300)
+        pi = float(np.clip(w.mean(), 1e-4, 0.5))
+        tau2 = max(float((w * z * z).sum() / max(w.sum(), 1e-9)) - 1.0, 1e-3)
+    return w, tau2 / (1.0 + tau2)
+
+
+def _embed_and_cluster(
+    pooled: np.ndarray, keep: np.ndarray, config: ConditionalConfig, n_states: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """PCA of ``pooled[:, keep]`` and Ward states: ``(labels, pca_mean, components, centroids)``."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.decomposition import PCA
+
+    d = pooled.shape[1]
+    sub = pooled[:, keep]
+    n_pcs = int(min(config.n_pcs, sub.shape[0] - 1, sub.shape[1] - 1))
+    pca_mean = np.zeros(d, np.float32)
+    components = np.zeros((max(n_pcs, 1), d), np.float32)
+    if n_pcs >= 1:
+        # the PCA scanpy's sc.pp.pca runs on dense data (scikit-learn, randomised solver for large data)
+        pca = PCA(n_components=n_pcs, svd_solver="auto", random_state=seed).fit(sub.astype(np.float32))
+        pca_mean[keep] = pca.mean_
+        components[:, keep] = pca.components_
+    emb = (pooled - pca_mean) @ components.T
+    if n_states == 1:
+        centroids = emb.mean(0, keepdims=True)
+    else:
+        n = pooled.shape[0]
+        idx = np.arange(n)
+        if n > config.max_cluster_cells:
+            idx = np.sort(np.random.default_rng(seed).choice(n, config.max_cluster_cells, replace=False))
+        sub_labels = AgglomerativeClustering(n_clusters=n_states, linkage="ward").fit_predict(emb[idx])
+        centroids = np.stack([emb[idx][sub_labels == c].mean(0) for c in range(n_states)])
+    # every cell (clustered or not) belongs to its nearest centroid, as ConditionalMap.states decides
+    labels = ((emb[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)
+    return labels, pca_mean, components, centroids
+
+
+def fit_conditional(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    fdr: float = 0.05,
+    config: ConditionalConfig | None = None,
+    support_tol: np.ndarray | float | None = None,
+    seed: int = 0,
+    genes: list[str] | None = None,
+) -> ConditionalFit:
+    """Fit a state-conditional sparse OT map from ``x`` (source cells) to ``y`` (target cells).
+
+    Parameters
+    ----------
+    x, y
+        Source and target cells, ``(n, d)`` and ``(m, d)``, in data units (e.g. log-normalised
+        expression); dense arrays or scipy sparse matrices (densified).
+    fdr
+        Benjamini–Hochberg level of the gene selection.
+    config
+        :class:`ConditionalConfig`.
+    support_tol
+        Per-gene tolerance in data units (default 0.1 × the gene's standard deviation in ``x``).
+    seed
+        Seed of the embedding's subsample and PCA.
+    genes
+        Gene names stored with the map.
+
+    Returns
+    -------
+    ConditionalFit
+        The map, per-gene p-values and selection, and the state of every cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scsparseot.core import fit_conditional
+    >>> rng = np.random.default_rng(0)
+    >>> def cells(n):  # two cell types told apart by genes 0-4
+    ...     a = rng.normal(size=(n, 20))
+    ...     a[: n // 2, :5] += 4.0
+    ...     return a
+    >>> x, y = cells(400), cells(400)
+    >>> y[:200, 10] += 1.5  # the drug moves gene 10 in the first type only
+    >>> fit = fit_conditional(x, y)
+    >>> np.flatnonzero(fit.adj_p_value <= 0.05).tolist()
+    [10]
+    >>> d = fit.map.displacement(x)
+    >>> bool(abs(d[:200, 10].mean()) > 1.0 and np.all(d[200:, 10] == 0))
+    True
+    """
+    t0 = time.perf_counter()
+    config = config or ConditionalConfig()
+    if not 0 < fdr < 1:
+        msg = f"fdr must be in (0, 1), got {fdr!r}."
+        raise ValueError(msg)
+    x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
+    y = np.asarray(y.toarray() if hasattr(y, "toarray") else y, dtype=np.float64)
+    n_x, d = x.shape
+    mean, sd = x.mean(0), x.std(0)
+    positive = sd[sd > 0]
+    sd = np.where(sd > 0, sd, float(np.median(positive)) if positive.size else 1.0)
+    zx, zy = (x - mean) / sd, (y - mean) / sd
+    b_all, se_all = _welch(zx, zy)
+    p_all = _two_sided(b_all / se_all)
+    n_states = int(max(1, min(config.n_states, (n_x + y.shape[0]) // 100)))
+    pooled = np.vstack([x, y])
+
+    # two passes: the second embeds the cells without the genes the first found responding
+    keep = np.ones(d, dtype=bool)
+    for _ in range(2):
+        labels, pca_mean, components, centroids = _embed_and_cluster(pooled, keep, config, n_states, seed)
+        lx, ly = labels[:n_x], labels[n_x:]
+        tested = [c for c in range(n_states) if min((lx == c).sum(), (ly == c).sum()) >= config.min_cells]
+        shifts = np.zeros((n_states, d))
+        p_state = np.ones((n_states, d))
+        for c in tested:
+            b, se = _welch(zx[lx == c], zy[ly == c])
+            shifts[c], p_state[c] = b, _two_sided(b / se)
+        ses = np.stack([_welch(zx[lx == c], zy[ly == c])[1] for c in tested]) if tested else np.ones((0, d))
+        k = max(len(tested), 1)
+        p_best = p_state[tested].min(0) if tested else np.ones(d)
+        p_value = np.minimum(1.0, 2.0 * np.minimum(p_all, k * p_best))
+        adj = stats.false_discovery_control(p_value)
+        selected = adj <= fdr
+        if selected.all() or not selected.any():
+            break
+        keep = ~selected
+    if len(tested) > 1:
+        w = 1.0 / ses**2
+        bt = shifts[tested]
+        pooled_b = (w * bt).sum(0) / w.sum(0)
+        q_stat = (w * (bt - pooled_b) ** 2).sum(0)
+        p_het = stats.chi2.sf(q_stat, len(tested) - 1)
+    else:
+        p_het = np.ones(d)
+    heterogeneous = selected & (p_het <= config.heterogeneity)
+
+    # per state: the shift it moves by, its direction and its one-dimensional map
+    direction = np.zeros((n_states, d))
+    extra = np.zeros((n_states, d))
+    knots = np.tile(np.linspace(-1.0, 1.0, config.n_knots), (n_states, 1))
+    steps = np.zeros((n_states, config.n_knots))
+    offset = np.zeros(n_states)
+    levels = np.linspace(0.1, 0.9, config.n_knots)
+    for c in range(n_states):
+        rx, ry = lx == c, ly == c
+        if c in tested:
+            local = np.where(p_state[c] <= fdr / k, shifts[c], 0.0)
+            b = np.where(heterogeneous, local, np.where(selected, b_all, 0.0))
+        else:
+            b = np.where(heterogeneous, 0.0, np.where(selected, b_all, 0.0))
+        if config.empirical_bayes and d >= EB_MIN_GENES and c in tested and np.any(heterogeneous & (b != 0)):
+            se_c = ses[tested.index(c)]
+            post, shrink = _two_groups(shifts[c] / se_c)
+            add = (post >= EB_MIN_POSTERIOR) & (b == 0)
+            extra[c, add] = post[add] * shrink * shifts[c, add]
+        norm = float(np.linalg.norm(b))
+        if norm == 0 or rx.sum() < 2:
+            continue
+        u = b / norm
+        direction[c] = u
+        sx = zx[rx] @ u
+        offset[c] = norm
+        if ry.sum() >= config.min_cells:
+            sy = zy[ry] @ u
+            qx, qy = np.quantile(sx, levels), np.quantile(sy, levels)
+            if np.all(np.diff(qx) > 0):
+                knots[c], steps[c] = qx, qy - qx
+                offset[c] = norm - float(np.interp(sx, qx, qy - qx).mean())
+    share = 0.0
+    for c in range(n_states):
+        genes_c = np.flatnonzero((direction[c] != 0) | (extra[c] != 0))
+        rx, ry = lx == c, ly == c
+        if genes_c.size and min(rx.sum(), ry.sum()) >= config.min_cells:
+            share += ry.sum() * responder_fraction(zx[rx][:, genes_c], zy[ry][:, genes_c], seed=seed)
+    tol = 0.1 * sd if support_tol is None else np.broadcast_to(np.asarray(support_tol, np.float64), (d,))
+    cmap = ConditionalMap(
+        mean=mean,
+        sd=sd,
+        pca_mean=pca_mean,
+        pca_components=components,
+        centroids=centroids,
+        direction=direction,
+        knots=knots,
+        steps=steps,
+        offset=offset,
+        extra=extra,
+        support_tol=tol,
+        genes=genes,
+    )
+    return ConditionalFit(
+        map=cmap,
+        p_value=p_value,
+        adj_p_value=adj,
+        heterogeneous=heterogeneous,
+        source_states=lx,
+        target_states=ly,
+        responder_fraction=float(share / max(len(ly), 1)),
+        seconds=time.perf_counter() - t0,
+        info={"n_states": n_states, "tested_states": len(tested)},
+    )

@@ -1,0 +1,125 @@
+"""State-conditional map: responses confined to one cell state or to a share of cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scsparseot.core import (
+    ConditionalConfig,
+    ConditionalMap,
+    fit_conditional,
+    map_from_arrays,
+    target_response,
+)
+
+
+def _two_types(n: int = 300, d: int = 40, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of two types, told apart by genes 0-5 (not by the responding genes 10-14)."""
+    rng = np.random.default_rng(seed)
+
+    def cells() -> tuple[np.ndarray, np.ndarray]:
+        a = rng.normal(size=(n, d))
+        kind = np.arange(n) < n // 2
+        a[kind, :6] += 4.0
+        return a, kind
+
+    (x, kx), (y, ky) = cells(), cells()
+    return x, y, kx, ky
+
+
+def _auroc(score: np.ndarray, labels: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    r = rankdata(score)
+    n1, n0 = labels.sum(), (~labels).sum()
+    return float((r[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def test_one_type_response_moves_that_type_only():
+    x, y, kx, ky = _two_types()
+    y[np.ix_(ky, np.arange(10, 15))] += 1.0  # one SD, first type only
+    fit = fit_conditional(x, y, seed=0)
+    selected = np.flatnonzero(fit.adj_p_value <= 0.05)
+    assert set(selected) == set(range(10, 15))
+    assert fit.heterogeneous[10:15].all()
+    d = fit.map.displacement(x)
+    assert np.all(d[~kx] == 0.0)  # the other type is left exactly in place
+    assert np.all(d[:, 15:] == 0.0) and np.all(d[:, :10] == 0.0)  # no leakage into other genes
+    assert d[kx][:, 10:15].mean() == pytest.approx(1.0, abs=0.25)
+    err = (
+        (d - np.where(kx[:, None] & (np.arange(x.shape[1]) >= 10) & (np.arange(x.shape[1]) < 15), 1.0, 0.0))
+        ** 2
+    ).sum()
+    assert err / (kx.sum() * 5) < 0.2  # per-cell error against the planted displacement
+    assert _auroc(np.linalg.norm(d, axis=1), kx) > 0.99
+
+
+def test_state_switch_moves_the_far_end_and_ranks_treated_responders():
+    rng = np.random.default_rng(1)
+    x, y, _, _ = _two_types(n=400, seed=1)
+    responders = rng.random(y.shape[0]) < 0.4  # a share of every type
+    y[np.ix_(responders, np.arange(10, 20))] += 1.5
+    fit = fit_conditional(x, y, seed=0)
+    assert set(np.flatnonzero(fit.adj_p_value <= 0.05)) == set(range(10, 20))
+    assert not fit.heterogeneous.any()  # the same share responds in both types
+    d = fit.map.displacement(x)
+    move = np.linalg.norm(d, axis=1)
+    assert move.max() > 2 * move.min()  # not a translation: some cells move far, others little
+    score = target_response((x + d)[:, 10:20], move, y[:, 10:20])
+    assert _auroc(score, responders) > 0.9
+
+
+def test_no_effect_selects_nothing_and_moves_nothing():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(300, 30)), rng.normal(size=(300, 30))
+    fit = fit_conditional(x, y, seed=0)
+    assert not (fit.adj_p_value <= 0.05).any()
+    assert np.all(fit.map.displacement(x) == 0.0)
+
+
+def test_map_is_monotone_along_each_state_direction():
+    x, y, kx, ky = _two_types()
+    y[np.ix_(ky, [10, 11])] *= 2.0  # spread grows: a monotone, non-constant map along the direction
+    y[np.ix_(ky, [10, 11])] += 1.0
+    m = fit_conditional(x, y, seed=0).map
+    for c in range(m.n_states):
+        u = m.direction[c]
+        if not u.any():
+            continue
+        s = np.linspace(-4, 4, 200)
+        image = s + np.interp(s, m.knots[c], m.steps[c]) + m.offset[c]
+        assert np.all(np.diff(image) >= -1e-6)  # gradient of a convex potential along u
+
+
+def test_save_load_and_array_round_trip(tmp_path):
+    x, y, _, ky = _two_types(n=200)
+    y[np.ix_(ky, [12])] += 1.5
+    m = fit_conditional(x, y, seed=0, genes=[f"g{i}" for i in range(x.shape[1])]).map
+    again = ConditionalMap.load(m.save(tmp_path / "map"))
+    np.testing.assert_array_equal(again.displacement(x), m.displacement(x))
+    assert again.genes == m.genes
+    assert isinstance(map_from_arrays(m.to_arrays()), ConditionalMap)
+    np.testing.assert_array_equal(again.states(y), m.states(y))
+
+
+def test_same_seed_same_map():
+    x, y, _, ky = _two_types(n=200)
+    y[np.ix_(ky, [12])] += 1.5
+    a, b = fit_conditional(x, y, seed=3).map, fit_conditional(x, y, seed=3).map
+    np.testing.assert_array_equal(a.displacement(x), b.displacement(x))
+
+
+def test_bad_arguments():
+    x = np.zeros((10, 3))
+    with pytest.raises(ValueError, match="fdr must be in"):
+        fit_conditional(x, x, fdr=0.0)
+    with pytest.raises(ValueError, match="n_states must be an integer"):
+        ConditionalConfig(n_states=0)
+    with pytest.raises(ValueError, match="heterogeneity must be in"):
+        ConditionalConfig(heterogeneity=1.5)
+    m = fit_conditional(
+        np.random.default_rng(0).normal(size=(50, 3)), np.random.default_rng(1).normal(size=(50, 3))
+    ).map
+    with pytest.raises(ValueError, match="Expected an array of shape"):
+        m.displacement(np.zeros((4, 5)))
