@@ -352,7 +352,7 @@ def test_pl_response(fitted_small):
     plt.close(fig)
     _, ax = plt.subplots()
     assert sso.pl.response(fitted_small, target="drug_1", ax=ax) is ax
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["all cells"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["all cells"]
     plt.close("all")
     with pytest.raises(ValueError, match="pick one with target="):
         sso.pl.response(fitted_small, show=False)

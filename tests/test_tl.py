@@ -332,7 +332,7 @@ def test_conditional_map_finds_a_one_type_response_and_its_cells(tmp_path):
     assert med["source", "mono"] > 1.0 and med["source", "lymph"] == 0.0  # lymphocytes stay in place
     assert med["target", "mono"] > 1.0 > 5 * med["target", "lymph"]
     fig = sso.pl.response(adata, groupby="cell_type", return_fig=True)
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["mono", "lymph"]  # responders first
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["mono", "lymph"]  # responders first
     path = tmp_path / "c.h5ad"
     adata.write_h5ad(path)
     back = ad.read_h5ad(path)

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditional"]
 
 FORMAT_VERSION = 1
+#: the PCA of the state embedding is fitted on at most this many cells (a seeded subsample)
+PCA_MAX_CELLS = 20000
 #: the empirical-Bayes step needs this many genes to estimate its two-group model ...
 EB_MIN_GENES = 200
 #: ... and adds a gene when its posterior probability of responding is at least this
@@ -188,10 +190,7 @@ class ConditionalMap:
 
     def states(self, x: np.ndarray) -> np.ndarray:
         """State of each cell of ``x`` (index of the nearest centroid in the embedding)."""
-        x = self._check(x)
-        emb = (x - self.pca_mean) @ self.pca_components.T
-        d2 = ((emb[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
-        return d2.argmin(1)
+        return _nearest(_embed(self._check(x), self.pca_mean, self.pca_components), self.centroids)
 
     def displacement(self, x: np.ndarray, *, sparsify: bool = False) -> np.ndarray:
         """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move."""
@@ -301,10 +300,16 @@ class ConditionalFit:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre of each point."""
+    return ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1).argmin(1)
+
+
 def _welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean shift ``mean(b) − mean(a)`` per column and its standard error (Welch)."""
-    se = np.sqrt(a.var(0, ddof=1) / a.shape[0] + b.var(0, ddof=1) / b.shape[0])
-    return b.mean(0) - a.mean(0), np.maximum(se, 1e-12)
+    """Mean shift ``mean(b) − mean(a)`` per column and its standard error (Welch), in float64."""
+    f8 = np.float64
+    se = np.sqrt(a.var(0, ddof=1, dtype=f8) / a.shape[0] + b.var(0, ddof=1, dtype=f8) / b.shape[0])
+    return b.mean(0, dtype=f8) - a.mean(0, dtype=f8), np.maximum(se, 1e-12)
 
 
 def _two_sided(z: np.ndarray) -> np.ndarray:
@@ -324,36 +329,50 @@ def _two_groups(z: np.ndarray, n_iter: int = 200) -> tuple[np.ndarray, float]:
     return w, tau2 / (1.0 + tau2)
 
 
+def _embed(a: np.ndarray, mean: np.ndarray, components: np.ndarray, block: int = 8192) -> np.ndarray:
+    """``(a − mean) @ components.T`` block by block (no full-size temporary)."""
+    out = np.empty((a.shape[0], components.shape[0]), dtype=np.float32)
+    for start in range(0, a.shape[0], block):
+        out[start : start + block] = (a[start : start + block] - mean) @ components.T
+    return out
+
+
 def _embed_and_cluster(
-    pooled: np.ndarray, keep: np.ndarray, config: ConditionalConfig, n_states: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """PCA of ``pooled[:, keep]`` and Ward states: ``(labels, pca_mean, components, centroids)``."""
+    x: np.ndarray, y: np.ndarray, keep: np.ndarray, config: ConditionalConfig, n_states: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """PCA of the cells of ``x`` and ``y`` in the genes ``keep`` and Ward states.
+
+    Returns ``(labels of x, labels of y, pca_mean, components, centroids)``. The PCA is fitted on at
+    most :data:`PCA_MAX_CELLS` cells and the clustering on at most ``config.max_cluster_cells``
+    (seeded subsamples); every cell then joins its nearest centroid.
+    """
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.decomposition import PCA
 
-    d = pooled.shape[1]
-    sub = pooled[:, keep]
-    n_pcs = int(min(config.n_pcs, sub.shape[0] - 1, sub.shape[1] - 1))
+    rng = np.random.default_rng(seed)
+    n_x, n, d = x.shape[0], x.shape[0] + y.shape[0], x.shape[1]
+    rows = np.sort(rng.choice(n, PCA_MAX_CELLS, replace=False)) if n > PCA_MAX_CELLS else np.arange(n)
+    sample = np.vstack([x[rows[rows < n_x]], y[rows[rows >= n_x] - n_x]])[:, keep]
+    n_pcs = int(min(config.n_pcs, sample.shape[0] - 1, sample.shape[1] - 1))
     pca_mean = np.zeros(d, np.float32)
     components = np.zeros((max(n_pcs, 1), d), np.float32)
     if n_pcs >= 1:
         # the PCA scanpy's sc.pp.pca runs on dense data (scikit-learn, randomised solver for large data)
-        pca = PCA(n_components=n_pcs, svd_solver="auto", random_state=seed).fit(sub.astype(np.float32))
+        pca = PCA(n_components=n_pcs, svd_solver="auto", random_state=seed).fit(sample)
         pca_mean[keep] = pca.mean_
         components[:, keep] = pca.components_
-    emb = (pooled - pca_mean) @ components.T
+    emb = np.vstack([_embed(x, pca_mean, components), _embed(y, pca_mean, components)])
     if n_states == 1:
         centroids = emb.mean(0, keepdims=True)
     else:
-        n = pooled.shape[0]
         idx = np.arange(n)
         if n > config.max_cluster_cells:
-            idx = np.sort(np.random.default_rng(seed).choice(n, config.max_cluster_cells, replace=False))
+            idx = np.sort(rng.choice(n, config.max_cluster_cells, replace=False))
         sub_labels = AgglomerativeClustering(n_clusters=n_states, linkage="ward").fit_predict(emb[idx])
         centroids = np.stack([emb[idx][sub_labels == c].mean(0) for c in range(n_states)])
     # every cell (clustered or not) belongs to its nearest centroid, as ConditionalMap.states decides
-    labels = ((emb[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)
-    return labels, pca_mean, components, centroids
+    labels = _nearest(emb, centroids)
+    return labels[:n_x], labels[n_x:], pca_mean, components, centroids
 
 
 def fit_conditional(
@@ -412,23 +431,21 @@ def fit_conditional(
     if not 0 < fdr < 1:
         msg = f"fdr must be in (0, 1), got {fdr!r}."
         raise ValueError(msg)
-    x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
-    y = np.asarray(y.toarray() if hasattr(y, "toarray") else y, dtype=np.float64)
+    x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
+    y = np.asarray(y.toarray() if hasattr(y, "toarray") else y, dtype=np.float32)
     n_x, d = x.shape
-    mean, sd = x.mean(0), x.std(0)
+    mean, sd = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
     positive = sd[sd > 0]
     sd = np.where(sd > 0, sd, float(np.median(positive)) if positive.size else 1.0)
-    zx, zy = (x - mean) / sd, (y - mean) / sd
+    zx, zy = ((x - mean) / sd).astype(np.float32), ((y - mean) / sd).astype(np.float32)
     b_all, se_all = _welch(zx, zy)
     p_all = _two_sided(b_all / se_all)
     n_states = int(max(1, min(config.n_states, (n_x + y.shape[0]) // 100)))
-    pooled = np.vstack([x, y])
 
     # two passes: the second embeds the cells without the genes the first found responding
     keep = np.ones(d, dtype=bool)
     for _ in range(2):
-        labels, pca_mean, components, centroids = _embed_and_cluster(pooled, keep, config, n_states, seed)
-        lx, ly = labels[:n_x], labels[n_x:]
+        lx, ly, pca_mean, components, centroids = _embed_and_cluster(x, y, keep, config, n_states, seed)
         tested = [c for c in range(n_states) if min((lx == c).sum(), (ly == c).sum()) >= config.min_cells]
         shifts = np.zeros((n_states, d))
         p_state = np.ones((n_states, d))

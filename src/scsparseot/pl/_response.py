@@ -37,9 +37,9 @@ def response(
 
     Box plots of the score :func:`scsparseot.tl.sparse_ot` writes to
     ``adata.obs[f"{{key}}_response_{{target}}"]`` (read through :func:`scsparseot.get.response`),
-    one pair of boxes (source cells in grey, treated cells in colour) per category of ``groupby``,
-    categories ordered by the treated cells' median score, highest first: the cell types that
-    respond come first. To see the score on an embedding, colour a scanpy plot by that column,
+    one pair of horizontal boxes (source cells in grey, treated cells in colour) per category of
+    ``groupby``, categories ordered by the treated cells' mean score, highest on top: the cell types
+    that respond come first. To see the score on an embedding, colour a scanpy plot by that column,
     e.g. ``sc.pl.umap(adata, color="sparse_ot_response_drug_1")``.
 
     Parameters
@@ -64,7 +64,7 @@ def response(
     >>> adata.obs["cell_type"] = np.where(np.arange(adata.n_obs) % 2, "B", "T")
     >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, fdr=None, progress=False)
     >>> ax = sso.pl.response(adata, target="drug_1", groupby="cell_type", show=False)
-    >>> sorted(t.get_text() for t in ax.get_xticklabels())
+    >>> sorted(t.get_text() for t in ax.get_yticklabels())
     ['B', 'T']
     """
     fitted = get.summary(adata, key)["target"].astype(str).tolist()
@@ -79,34 +79,34 @@ def response(
     cat = "group"
     if groupby is None:
         df[cat] = "all cells"
-    medians = df[df["side"] == "target"].groupby(cat, observed=True)["response"].median()
-    cats = sorted(df[cat].unique(), key=lambda c: (-medians.get(c, -np.inf), c))
-    width = 0.38
+    means = df[df["side"] == "target"].groupby(cat, observed=True)["response"].mean()
+    cats = sorted(df[cat].unique(), key=lambda c: (-means.get(c, -np.inf), c))
+    height = 0.36
     ax_given = ax is not None
+    fig, ax = _get_ax(ax, figsize or (6.0, 0.8 + 0.42 * max(len(cats), 2)))
     handles = []
-    fig, ax = _get_ax(ax, figsize or (0.7 * len(cats) + 3.0, 3.2))
-    for offset, side in ((-width / 2, "source"), (width / 2, "target")):
-        data = [df.loc[(df[cat] == c) & (df["side"] == side), "response"].dropna().to_numpy() for c in cats]
-        pos = [i + offset for i, d in enumerate(data) if d.size]
-        data = [d for d in data if d.size]
-        if not data:
-            continue
-        boxes = ax.boxplot(
-            data, positions=pos, widths=width * 0.9, patch_artist=True, showfliers=False, manage_ticks=False
-        )
-        for patch in boxes["boxes"]:
-            patch.set_facecolor(_COLORS[side])
-            patch.set_edgecolor("#404040")
-        for part in ("medians", "whiskers", "caps"):
-            for line in boxes[part]:
-                line.set_color("#404040")
+    for offset, side in ((-height / 2, "source"), (height / 2, "target")):
+        color = _COLORS[side]
+        for i, c in enumerate(cats):
+            scores = df.loc[(df[cat] == c) & (df["side"] == side), "response"].dropna().to_numpy(float)
+            if not scores.size:
+                continue
+            # a box drawn by hand (Axes.boxplot changed its orientation argument across versions):
+            # quartiles, 5th–95th percentile whiskers, the median as a bar and the mean as a dot
+            lo, q1, med, q3, hi = np.quantile(scores, [0.05, 0.25, 0.5, 0.75, 0.95])
+            y = i + offset
+            ax.hlines(y, lo, hi, color="#404040", lw=1)
+            ax.barh(y, max(q3 - q1, 1e-9), left=q1, height=height * 0.85, color=color, edgecolor="#404040")
+            ax.vlines(med, y - height * 0.42, y + height * 0.42, color="#202020", lw=1.5)
+            ax.plot(scores.mean(), y, "o", ms=3.5, color="white", mec="#202020", mew=0.8)
         label = f"{source_name} (source)" if side == "source" else target_name
-        handles.append(Patch(facecolor=_COLORS[side], edgecolor="#404040", label=label))
-    ax.set_xticks(range(len(cats)))
-    ax.set_xticklabels(cats, rotation=90 if len(cats) > 4 else 0)
-    ax.set_xlim(-0.6, len(cats) - 0.4)
-    ax.set_ylabel("response (|Δ| of the cell)")
-    ax.set_xlabel(groupby or "")
+        handles.append(Patch(facecolor=color, edgecolor="#404040", label=label))
+    ax.set_yticks(range(len(cats)), cats)
+    ax.set_ylim(-0.6, len(cats) - 0.4)
+    ax.invert_yaxis()  # the most responsive group on top
+    ax.set_xlim(left=0)
+    ax.set_xlabel("response (norm of the cell's displacement; ○ mean)")
+    ax.set_ylabel(groupby or "")
     ax.set_title(f"Response to {target_name}", loc="left")
     ax.legend(handles=handles, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for side in ("top", "right"):
