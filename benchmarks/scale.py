@@ -16,6 +16,7 @@ Run from the repository root::
     python benchmarks/scale.py                          # 5k, 20k, 50k cells per group × 2000 genes
     python benchmarks/scale.py --sizes 2000 5000 --backed   # also fit from a backed .h5ad file
     python benchmarks/scale.py --fdr 0.05               # with the control-vs-control null fits
+    python benchmarks/scale.py --method conditional --fdr 0.05 --name scale_conditional
 
 Writes ``benchmarks/results/scale.json`` and ``scale.md`` (``--name`` changes the stem).
 """
@@ -51,6 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-genes", type=int, default=2000)
     p.add_argument("--n-perturbed", type=int, default=20)
     p.add_argument("--lam", type=float, default=1.0)
+    p.add_argument(
+        "--method",
+        default="sparse_icnn",
+        help="tl.sparse_ot method (e.g. 'conditional'; --lam is then unused)",
+    )
     p.add_argument(
         "--fdr", default="none", help="'none' (select on support alone, one fit) or a rate (adds null fits)"
     )
@@ -144,6 +150,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         adata,
         groupby="drug",
         source="control",
+        method=args.method,
         lam=args.lam,
         penalty="stvs",
         fdr=fdr,
@@ -186,7 +193,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> tuple[dict[str, Any] | N
     """Run this script with ``extra`` flags in a fresh process: (last JSON line or None, status, seconds)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--threads", str(args.threads)]
     cmd += ["--n-genes", str(args.n_genes), "--n-perturbed", str(args.n_perturbed), "--lam", str(args.lam)]
-    cmd += ["--fdr", str(args.fdr), "--seed", str(args.seed), *extra]
+    cmd += ["--fdr", str(args.fdr), "--seed", str(args.seed), "--method", args.method, *extra]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     t0 = time.perf_counter()
     try:
@@ -231,7 +238,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{info['cpu_count']} CPUs (load {', '.join(f'{v:.1f}' for v in info['load_average_at_start'])} at start, "
         f"shared with other jobs), torch {info['torch']} ({info['torch_threads_per_child']} thread per child).\n",
         f"{result['data']['n_genes']} genes, {result['data']['n_perturbed']} perturbed, CSR float32; "
-        f"lam={result['settings']['lam']}, penalty=stvs, fdr={result['settings']['fdr']}, default TrainConfig. "
+        f"method={result['settings'].get('method', 'sparse_icnn')}, lam={result['settings']['lam']} (sparse_icnn only), "
+        f"penalty=stvs, fdr={result['settings']['fdr']}, default TrainConfig. "
         "Each row is a fresh process that reads the data from a `.h5ad` file (into memory, or backed): "
         "`seconds` is the `sparse_ot` call (validation, streamed statistics, fit, chunked displacements, "
         "writing the results), `fit s` the training alone, `peak RSS` the process's `ru_maxrss` (data "
@@ -338,7 +346,13 @@ def main(argv: list[str] | None = None) -> int:
             "n_perturbed": args.n_perturbed,
             "seed": args.seed,
         },
-        "settings": {"lam": args.lam, "penalty": "stvs", "fdr": args.fdr, "threads": args.threads},
+        "settings": {
+            "method": args.method,
+            "lam": args.lam,
+            "penalty": "stvs",
+            "fdr": args.fdr,
+            "threads": args.threads,
+        },
         "rows": rows,
         "slopes": slopes,
         "targets": targets,

@@ -38,17 +38,18 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
+from ._npz import read_npz, write_npz
 from .responders import responder_fraction
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Mapping
+    from pathlib import Path
 
 __all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditional"]
 
@@ -250,17 +251,12 @@ class ConditionalMap:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the map to one ``.npz`` file (no pickle); returns the path written."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
-        np.savez(path, **self.to_arrays())
-        return path
+        return write_npz(path, self.to_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ConditionalMap:
         """Read a map written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            return cls.from_arrays({k: data[k] for k in data.files})
+        return cls.from_arrays(read_npz(path))
 
     def __repr__(self) -> str:
         return f"ConditionalMap(n_genes={self.n_genes}, n_states={self.n_states}, moved genes={int(self.moved_genes.sum())})"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,6 +10,7 @@ import torch
 from scipy import sparse
 
 from ._device import seeded_torch
+from ._npz import read_npz, write_npz
 from .cells import CellData, as_cells
 from .conditional import ConditionalMap
 from .icnn import ICNN
@@ -18,6 +18,7 @@ from .icnn import ICNN
 if TYPE_CHECKING:
     import os
     from collections.abc import Iterator, Mapping
+    from pathlib import Path
 
 __all__ = ["SparseOTMap", "map_from_arrays"]
 
@@ -209,18 +210,12 @@ class SparseOTMap:
         >>> m2.n_genes
         3
         """
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
-        np.savez(path, **self.to_arrays())
-        return path
+        return write_npz(path, self.to_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> SparseOTMap:
         """Read a map written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            out = cls.from_arrays({k: data[k] for k in data.files})
-        return out.to(device)
+        return cls.from_arrays(read_npz(path)).to(device)
 
     def __repr__(self) -> str:
         return f"SparseOTMap(n_genes={self.n_genes}, hidden={self.potential.hidden}, scale={self.scale:.3g})"
