@@ -128,7 +128,7 @@ def target_response(
     --------
     >>> import numpy as np
     >>> x = np.zeros((20, 1))
-    ... x[10:] = 5.0  # half the source cells move by +1
+    >>> x[10:] = 5.0  # half the source cells move by +1
     >>> r = np.r_[np.zeros(10), np.ones(10)]
     >>> tx = x + r[:, None]
     >>> target_response(tx, r, np.array([[0.0], [6.0]]), n_neighbors=3)
