@@ -17,8 +17,9 @@ rest. This map conditions on the cell's *state* and moves only the genes that re
   genes. A selected gene whose shift differs between states moves only in the states where its own
   shift is significant (Bonferroni over states); one whose shift is homogeneous moves in every state
   by the global shift. In a state that responds, genes below the selection threshold but likely to
-  respond under an empirical-Bayes two-group model of that state's z-values (posterior probability ≥ ½)
-  also move, by their shrunken shift.
+  respond under an empirical-Bayes two-group model of that state's z-values (posterior probability ≥
+  0.9; only with at least 200 genes, so that the model can be estimated) also move, by their shrunken
+  shift.
 * **How far each cell moves.** In state ``c`` with moved genes ``S`` and shift ``b`` the map is the
   one-dimensional OT map along the response direction ``u = b / ‖b‖`` (a "spiked" transport map,
   Niles-Weed & Rigollet 2022): ``T(x) = x + m(⟨u, x_S⟩) u`` with ``s + m(s)`` the monotone
@@ -443,12 +444,10 @@ def fit_conditional(
     for _ in range(2):
         lx, ly, pca_mean, components, centroids = _embed_and_cluster(x, y, keep, config, n_states, seed)
         tested = [c for c in range(n_states) if min((lx == c).sum(), (ly == c).sum()) >= config.min_cells]
-        shifts = np.zeros((n_states, d))
-        p_state = np.ones((n_states, d))
+        shifts, ses = np.zeros((n_states, d)), np.ones((n_states, d))
         for c in tested:
-            b, se = _welch(zx[lx == c], zy[ly == c])
-            shifts[c], p_state[c] = b, _two_sided(b / se)
-        ses = np.stack([_welch(zx[lx == c], zy[ly == c])[1] for c in tested]) if tested else np.ones((0, d))
+            shifts[c], ses[c] = _welch(zx[lx == c], zy[ly == c])
+        p_state = _two_sided(shifts / ses)
         k = max(len(tested), 1)
         p_best = p_state[tested].min(0) if tested else np.ones(d)
         p_value = np.minimum(1.0, 2.0 * np.minimum(p_all, k * p_best))
@@ -458,7 +457,7 @@ def fit_conditional(
             break
         keep = ~selected
     if len(tested) > 1:
-        w = 1.0 / ses**2
+        w = 1.0 / ses[tested] ** 2
         bt = shifts[tested]
         pooled_b = (w * bt).sum(0) / w.sum(0)
         q_stat = (w * (bt - pooled_b) ** 2).sum(0)
@@ -482,8 +481,7 @@ def fit_conditional(
         else:
             b = np.where(heterogeneous, 0.0, np.where(selected, b_all, 0.0))
         if config.empirical_bayes and d >= EB_MIN_GENES and c in tested and np.any(heterogeneous & (b != 0)):
-            se_c = ses[tested.index(c)]
-            post, shrink = _two_groups(shifts[c] / se_c)
+            post, shrink = _two_groups(shifts[c] / ses[c])
             add = (post >= EB_MIN_POSTERIOR) & (b == 0)
             extra[c, add] = post[add] * shrink * shifts[c, add]
         norm = float(np.linalg.norm(b))
