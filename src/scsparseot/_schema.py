@@ -11,7 +11,8 @@ Written under ``key`` (``key_added``):
   ``|Δ| ≤ support_tol`` set to 0; other rows and genes that were not fitted are empty.
 * ``adata.obs[f"{key}_response_{target}"]``: per-cell response score: on the source rows the norm
   of the sparsified displacement; on the target's own rows the mean score of the 15 transported
-  source cells nearest to the cell in the selected genes (:func:`scsparseot.core.target_response`);
+  source cells nearest to the cell in the selected genes (the 50 most moved ones at most;
+  :func:`scsparseot.core.target_response`);
   NaN elsewhere.
 * ``adata.varm[f"{key}_support"]``: DataFrame ``n_vars × n_targets``, share of source cells in
   which the gene moves.

@@ -61,6 +61,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["sparse_ot"]
 
+#: a target cell's response is read from its neighbours in at most this many selected genes
+MAX_RESPONSE_GENES = 50
+
 
 @dataclass(frozen=True)
 class FitSpec:
@@ -436,7 +439,8 @@ def sparse_ot(
     ``adata.obs[f"{{key}}_response_{{target}}"]``
         Per-cell response score, to see which cells a drug moves and how far: for each source
         cell the norm of its (sparsified) displacement; for each cell of the target group the
-        mean score of the 15 transported source cells nearest to it in the selected genes
+        mean score of the 15 transported source cells nearest to it in the selected genes (the 50
+        most moved ones when more are selected)
         (:func:`scsparseot.core.target_response`); ``NaN`` for other cells. Plot it with
         :func:`scsparseot.pl.response` or read it with :func:`scsparseot.get.response`.
     ``adata.uns[key]``
@@ -688,7 +692,9 @@ def _summarise(
         p_value = adj_p_value = np.full(support.shape, np.nan)
     cols = np.flatnonzero(selected)
     x_sel, y_sel = x.columns(cols), y.columns(cols)
-    tx_sel = x_sel + disp.kept[:, cols].toarray()
+    # target cells are scored by their neighbours in the (at most 50) most moved selected genes
+    near = np.argsort(-disp.mean_abs[cols], kind="stable")[:MAX_RESPONSE_GENES]
+    tx_near = x_sel[:, near] + disp.kept[:, cols[near]].toarray()
     groups = {}
     if hasattr(tf.map, "states"):  # a state-conditional map: neighbours within the cell's state
         groups = {"source_groups": tf.map.states(x.to_numpy()), "target_groups": tf.map.states(y.to_numpy())}
@@ -713,7 +719,9 @@ def _summarise(
         target=target,
         delta=disp.kept,
         response=disp.response,
-        target_response=target_response(tx_sel, disp.response, y_sel, scale=x_sel.std(0), **groups),
+        target_response=target_response(
+            tx_near, disp.response, y_sel[:, near], scale=x_sel[:, near].std(0), **groups
+        ),
         mean_displacement=disp.mean,
         mean_abs_displacement=disp.mean_abs,
         support_fraction=support,
