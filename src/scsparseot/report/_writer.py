@@ -1,6 +1,6 @@
 """``report.write_report``: tables, figures and an HTML page from what ``tl.sparse_ot`` wrote.
 
-Everything is read through :mod:`scsparseot.get` and drawn by :mod:`scsparseot.pl`
+Everything is read through ``scsparseot.get`` and drawn by ``scsparseot.pl``
 (``return_fig=True``); nothing is refitted.
 """
 
@@ -132,7 +132,7 @@ def write_report(
 ) -> Path:
     """Write a per-drug report of the fit under ``key`` into the folder ``out``.
 
-    Reads only what :func:`scsparseot.tl.sparse_ot` stored (through :mod:`scsparseot.get`); nothing is
+    Reads only what :func:`scsparseot.tl.sparse_ot` stored (through ``scsparseot.get``); nothing is
     refitted. Writes:
 
     * ``summary.tsv``: one row per drug (:func:`scsparseot.get.summary`);
