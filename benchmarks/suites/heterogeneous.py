@@ -1,4 +1,4 @@
-"""``heterogeneous``: responses that a gene-wise map cannot express (issue 12, item 1).
+"""``heterogeneous``: responses that a gene-wise map cannot express.
 
 Tasks (per seed; data and truth in ``suites/heterogeneous_tasks.py``):
 
@@ -59,7 +59,7 @@ GAUSS, GAUSS_ST, QUANTILE = (
 )
 EXACT, ELASTIC, START = "exact OT", "elastic map", "start alone (no training)"
 DEFAULT, CONDITIONAL = "default (sparse ICNN, lam=auto)", "conditional map"
-#: the rows whose targets (issue 12 item 2) are checked
+#: the rows whose targets are checked
 CHECKED = (DEFAULT, CONDITIONAL)
 METHODS = {
     TTEST: "scanpy rank_genes_groups(method='t-test') treated vs control, genes ranked by |score|; cell score "
@@ -516,7 +516,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def check(agg: list[dict[str, Any]], task_names: list[str]) -> list[dict[str, Any]]:
-    """Issue 12 item 2 targets for each row of :data:`CHECKED` on every task (means over seeds, worst seed shown)."""
+    """The targets for each row of :data:`CHECKED` on every task (means over seeds, worst seed shown)."""
     get = {(a["task"], a["method"]): a for a in agg}
     out = []
     for method in CHECKED:
