@@ -20,7 +20,7 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
   python -m pip install -q torch
   echo "torch: NVIDIA driver found, installed torch from the default registry (CUDA build)"
 elif python -m pip install -q --index-url "$cpu_index" --timeout 20 --retries 2 torch; then
-  echo "torch: no NVIDIA driver, installed the CPU build from $cpu_index"
+  echo "torch: no NVIDIA driver, installed the CPU build with the index $cpu_index (pip also reads any find-links of your pip configuration)"
 else
   python -m pip install -q "torch==$pin"
   echo "torch: no NVIDIA driver and $cpu_index not reachable, installed torch==$pin from the default registry"
