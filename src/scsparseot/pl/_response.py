@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.patches import Patch
 
-from .. import get
+from .. import _schema, get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
 from ._utils import _finish, _get_ax
 
@@ -67,15 +67,10 @@ def response(
     >>> sorted(t.get_text() for t in ax.get_yticklabels())
     ['B', 'T']
     """
-    fitted = get.summary(adata, key)["target"].astype(str).tolist()
-    if target is None:
-        if len(fitted) != 1:
-            msg = f"{len(fitted)} targets were fitted under {key!r}; pick one with target=, one of {fitted}."
-            raise ValueError(msg)
-        target = fitted[0]
-    df = get.response(adata, key, target, groupby=groupby)
-    target_name = str(target)
-    source_name = str(get.params(adata, key)["source"])
+    res = _schema.read_results(adata, key)
+    target_name = _schema.check_target(res, key, target)  # None only when one target was fitted
+    source_name = str(res["params"]["source"])
+    df = get.response(adata, key, target_name, groupby=groupby)
     cat = "group"
     if groupby is None:
         df[cat] = "all cells"

@@ -63,7 +63,7 @@ def save(directory: str | Path, target: str, fit: TargetFit, key: str) -> Path:
         "kept_shape": np.asarray(disp.kept.shape),
         **{name: getattr(disp, name) for name in _SUMMARY_ARRAYS},
     }
-    for name in ("selection_frequency", "null_scores", "p_value"):
+    for name in ("selection_frequency", "null_scores", "p_value", "source_states", "target_states"):
         if getattr(fit, name) is not None:
             arrays[name] = getattr(fit, name)
     for table in ("history", "moves"):
@@ -119,5 +119,7 @@ def load(directory: str | Path, target: str, key: str) -> TargetFit | None:
         selection_frequency=arrays.get("selection_frequency"),
         null_scores=arrays.get("null_scores"),
         p_value=arrays.get("p_value"),
+        source_states=arrays.get("source_states"),
+        target_states=arrays.get("target_states"),
         **{k: header[k] for k in _SCALARS},
     )

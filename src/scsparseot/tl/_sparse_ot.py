@@ -107,6 +107,8 @@ class TargetFit:
     null_scores: np.ndarray | None = None
     p_value: np.ndarray | None = None
     responder_fraction: float | None = None
+    source_states: np.ndarray | None = None
+    target_states: np.ndarray | None = None
 
 
 def _fit(
@@ -266,6 +268,8 @@ def _fit_conditional(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, gen
         map=fit.map,
         p_value=fit.p_value,
         responder_fraction=fit.responder_fraction,
+        source_states=fit.source_states,
+        target_states=fit.target_states,
     )
 
 
@@ -695,9 +699,8 @@ def _summarise(
     # target cells are scored by their neighbours in the (at most 50) most moved selected genes
     near = np.argsort(-disp.mean_abs[cols], kind="stable")[:MAX_RESPONSE_GENES]
     tx_near = x_sel[:, near] + disp.kept[:, cols[near]].toarray()
-    groups = {}
-    if hasattr(tf.map, "states"):  # a state-conditional map: neighbours within the cell's state
-        groups = {"source_groups": tf.map.states(x.to_numpy()), "target_groups": tf.map.states(y.to_numpy())}
+    # a state-conditional map: a target cell's neighbours are the source cells of its own state
+    groups = {"source_groups": tf.source_states, "target_groups": tf.target_states}
     summary = {
         "n_source": int(x.shape[0]),
         "n_target": int(y.shape[0]),
