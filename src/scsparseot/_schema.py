@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .core.map import map_from_arrays
+from .core.maps import map_from_arrays
 
 if TYPE_CHECKING:
     from anndata import AnnData

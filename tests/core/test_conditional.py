@@ -123,3 +123,15 @@ def test_bad_arguments():
     ).map
     with pytest.raises(ValueError, match="Expected an array of shape"):
         m.displacement(np.zeros((4, 5)))
+
+
+def test_bad_cells_are_named():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 4)), rng.normal(size=(50, 4))
+    with pytest.raises(ValueError, match="different numbers of genes: 4 and 3"):
+        fit_conditional(x, y[:, :3])
+    y[0, 0] = np.nan
+    with pytest.raises(ValueError, match="target data contains NaN"):
+        fit_conditional(x, y)
+    with pytest.raises(ValueError, match="source data needs at least 2 cells"):
+        fit_conditional(x[:1], x)

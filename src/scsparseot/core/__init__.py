@@ -6,7 +6,8 @@ from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, nul
 from .cells import CellData, CellProfile, DenseCells, LazyCells, SparseCells, as_cells
 from .conditional import ConditionalConfig, ConditionalFit, ConditionalMap, fit_conditional
 from .icnn import ICNN
-from .map import SparseOTMap, map_from_arrays
+from .map import SparseOTMap
+from .maps import map_from_arrays
 from .metrics import (
     displacement_dim,
     precision_at_k,

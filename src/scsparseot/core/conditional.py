@@ -46,6 +46,7 @@ from scipy import stats
 
 from ._npz import read_npz, write_npz
 from .responders import responder_fraction
+from .trainer import check_cells
 
 if TYPE_CHECKING:
     import os
@@ -138,6 +139,20 @@ class ConditionalMap:
         Per-gene tolerance (data units) below which a displacement counts as zero.
     genes
         Gene names, kept for reference.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from scsparseot.core import ConditionalMap, fit_conditional
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(300, 8)), rng.normal(size=(300, 8))
+    >>> y[:, 2] += 1.0
+    >>> m = fit_conditional(x, y).map
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     again = ConditionalMap.load(m.save(f"{d}/map"))
+    >>> bool(np.array_equal(again.displacement(x), m.displacement(x)))
+    True
     """
 
     kind = "conditional"
@@ -428,8 +443,12 @@ def fit_conditional(
     if not 0 < fdr < 1:
         msg = f"fdr must be in (0, 1), got {fdr!r}."
         raise ValueError(msg)
-    x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
-    y = np.asarray(y.toarray() if hasattr(y, "toarray") else y, dtype=np.float32)
+    # the trainer's input check: finite 2-D cells × genes, at least 2 cells and 1 gene
+    x = check_cells("source data", x.toarray() if hasattr(x, "toarray") else x)
+    y = check_cells("target data", y.toarray() if hasattr(y, "toarray") else y)
+    if x.shape[1] != y.shape[1]:
+        msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
+        raise ValueError(msg)
     n_x, d = x.shape
     mean, sd = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
     positive = sd[sd > 0]

@@ -12,7 +12,6 @@ from scipy import sparse
 from ._device import seeded_torch
 from ._npz import read_npz, write_npz
 from .cells import CellData, as_cells
-from .conditional import ConditionalMap
 from .icnn import ICNN
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
 
-__all__ = ["SparseOTMap", "map_from_arrays"]
+__all__ = ["SparseOTMap"]
 
 FORMAT_VERSION = 1
 
@@ -219,11 +218,3 @@ class SparseOTMap:
 
     def __repr__(self) -> str:
         return f"SparseOTMap(n_genes={self.n_genes}, hidden={self.potential.hidden}, scale={self.scale:.3g})"
-
-
-def map_from_arrays(arrays: Mapping[str, np.ndarray]) -> SparseOTMap | ConditionalMap:
-    """Rebuild a map written by ``to_arrays`` of either kind (:class:`SparseOTMap` or :class:`~scsparseot.core.ConditionalMap`)."""
-    config = json.loads(str(np.asarray(arrays["config"])))
-    if config.get("kind") == ConditionalMap.kind:
-        return ConditionalMap.from_arrays(arrays)
-    return SparseOTMap.from_arrays(arrays)
