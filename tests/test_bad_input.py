@@ -108,7 +108,7 @@ def test_sparse_csr_is_accepted(small):
         ({"genes": ["nope"]}, KeyError, "genes not found in adata.var_names: 'nope'"),
         ({"genes": "gene_00"}, TypeError, "wrap it in a list"),
         ({"device": "tpu"}, ValueError, "Unsupported device 'tpu'"),
-        ({"n_iters": 0}, ValueError, "n_iters must be None or an integer >= 1"),
+        ({"n_iters": -1}, ValueError, "n_iters must be None or an integer >= 0"),
         ({"batch_size": 1}, ValueError, "batch_size must be None or an integer >= 2"),
         ({"key_added": ""}, TypeError, "key_added must be a non-empty string"),
         ({"seed": -1}, ValueError, "seed must be a non-negative integer"),

@@ -202,7 +202,7 @@ SMALL_ANNEAL = sso.core.AnnealConfig(n_init=150, n_train=40, decay=0.6)
 
 def test_lam_auto_anneals_and_records_moves(synthetic):
     out = sso.tl.sparse_ot(
-        synthetic, target="drug_1", config=FAST, anneal=SMALL_ANNEAL, progress=False, copy=True
+        synthetic, target="drug_1", config=FAST, lam="auto", anneal=SMALL_ANNEAL, progress=False, copy=True
     )
     moves = out.uns["sparse_ot"]["moves"]
     n = sso.core.annealing.n_moves(SMALL_ANNEAL)
@@ -323,10 +323,12 @@ def test_conditional_map_finds_a_one_type_response_and_its_cells(tmp_path):
     x[np.ix_(hit, [20, 21, 22])] += 1.2  # the drug acts in monocytes only, on genes all types share
     adata = ad.AnnData(x, obs={"drug": drug, "cell_type": cell_type})
     adata.var_names = [f"g{i}" for i in range(d)]
-    sso.tl.sparse_ot(adata, groupby="drug", source="control", method="conditional", progress=False)
+    sso.tl.sparse_ot(adata, groupby="drug", source="control", progress=False)  # the defaults
+    assert sso.get.params(adata)["method"] == "conditional"
     genes = sso.get.perturbed_genes(adata, selected_only=True)
     assert set(genes["gene"]) == {"g20", "g21", "g22"}
-    assert sso.get.summary(adata)["reason"][0] == "closed_form"
+    summary = sso.get.summary(adata)
+    assert summary["reason"][0] in ("converged", "max_iters") and summary["n_iters"][0] > 0
     df = sso.get.response(adata, groupby="cell_type")
     med = df.groupby(["side", "group"], observed=True)["response"].median()
     assert med["source", "mono"] > 1.0 and med["source", "lymph"] == 0.0  # lymphocytes stay in place
@@ -337,13 +339,26 @@ def test_conditional_map_finds_a_one_type_response_and_its_cells(tmp_path):
     adata.write_h5ad(path)
     back = ad.read_h5ad(path)
     m = sso.get.map(back)
-    assert isinstance(m, sso.core.ConditionalMap)
+    assert isinstance(m, sso.core.ConditionalMap) and m.state_maps  # the trained state maps survive
     src = (adata.obs["drug"] == "control").to_numpy()
     np.testing.assert_allclose(
         adata.layers["sparse_ot_displacement"][src].toarray(),
         m.displacement(x[src], sparsify=True),
         atol=1e-6,
     )
+
+
+def test_conditional_closed_form_and_lambda_rules(synthetic):
+    closed = sso.tl.sparse_ot(synthetic, target="drug_1", n_iters=0, progress=False, copy=True)
+    assert sso.get.summary(closed)["reason"][0] == "closed_form"
+    assert not sso.get.map(closed, target="drug_1").state_maps
+    # λ settings choose the gene-wise ICNN; lam='auto' and max_genes are its searches only
+    icnn = sso.tl.sparse_ot(synthetic, target="drug_1", lam=1.0, n_iters=20, progress=False, copy=True)
+    assert sso.get.params(icnn)["method"] == "sparse_icnn"
+    with pytest.raises(ValueError, match="method='conditional' takes a fixed lam"):
+        sso.tl.sparse_ot(synthetic, method="conditional", lam="auto", progress=False, copy=True)
+    with pytest.raises(ValueError, match="method='conditional' takes a fixed lam"):
+        sso.tl.sparse_ot(synthetic, method="conditional", max_genes=5, progress=False, copy=True)
 
 
 def test_method_errors(synthetic):

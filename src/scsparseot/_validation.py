@@ -193,7 +193,7 @@ def check_options(
     if not isinstance(key_added, str) or not key_added:
         msg = f"key_added must be a non-empty string, got {key_added!r}."
         raise TypeError(msg)
-    for name, value, low in (("n_iters", n_iters, 1), ("batch_size", batch_size, 2)):
+    for name, value, low in (("n_iters", n_iters, 0), ("batch_size", batch_size, 2)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low
         ):

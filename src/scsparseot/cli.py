@@ -419,13 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
     model = fit.add_argument_group("map and sparsity")
     model.add_argument(
         "--method",
-        default="sparse_icnn",
         choices=get_args(MethodName),
-        help="map, or a baseline in the same output",
+        help="map, or a baseline in the same output (default: conditional, or sparse_icnn with --lam or --max-genes)",
     )
     model.add_argument("--penalty", default="stvs", choices=get_args(PenaltyName), help="sparsity penalty")
     model.add_argument(
-        "--lam", type=_lam, default="auto", help="penalty strength λ ≥ 0, or 'auto' to search it per drug"
+        "--lam",
+        type=_lam,
+        help="penalty strength λ ≥ 0 (default 0.5 per state network of the conditional map), or 'auto' to search it per drug (sparse_icnn)",
     )
     model.add_argument(
         "--max-genes",
@@ -457,7 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-runs", type=_int(0), default=0, help="stability refits on 80%% subsamples per drug"
     )
     run = fit.add_argument_group("training and resources")
-    run.add_argument("--n-iters", type=_int(1), help="maximum iterations per drug with a fixed --lam")
+    run.add_argument(
+        "--n-iters",
+        type=_int(0),
+        help="maximum training iterations per drug with a fixed λ (0: the start map)",
+    )
     run.add_argument("--batch-size", type=_int(1), help="cells per training batch (default: the trainer's)")
     run.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu' or 'cuda'")
     run.add_argument("--seed", type=int, default=0, help="random seed (each drug gets its own stream)")
@@ -505,9 +510,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Help,
     )
     demo.add_argument(
-        "--lam", type=_lam, default="auto", help="penalty strength λ ≥ 0, or 'auto' to search it per drug"
+        "--lam",
+        type=_lam,
+        help="penalty strength λ ≥ 0 (default 0.5 per state network of the conditional map), or 'auto' to search it per drug (sparse_icnn)",
     )
-    demo.add_argument("--n-iters", type=_int(1), help="maximum iterations per drug with a fixed --lam")
+    demo.add_argument(
+        "--n-iters",
+        type=_int(0),
+        help="maximum training iterations per drug with a fixed λ (0: the start map)",
+    )
     demo.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu' or 'cuda'")
     demo.add_argument("--seed", type=int, default=0, help="seed of the data and the fits")
     demo.add_argument("--out", metavar="FILE", help="also write the annotated data to this .h5ad file")

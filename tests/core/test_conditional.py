@@ -82,7 +82,7 @@ def test_map_is_monotone_along_each_state_direction():
     x, y, kx, ky = _two_types()
     y[np.ix_(ky, [10, 11])] *= 2.0  # spread grows: a monotone, non-constant map along the direction
     y[np.ix_(ky, [10, 11])] += 1.0
-    m = fit_conditional(x, y, seed=0).map
+    m = fit_conditional(x, y, seed=0, train=False).map  # the closed form (the trained map's start)
     for c in range(m.n_states):
         u = m.direction[c]
         if not u.any():
@@ -92,10 +92,27 @@ def test_map_is_monotone_along_each_state_direction():
         assert np.all(np.diff(image) >= -1e-6)  # gradient of a convex potential along u
 
 
+def test_trained_state_maps_refine_the_start_in_the_responding_state_only():
+    x, y, kx, ky = _two_types()
+    y[np.ix_(ky, np.arange(10, 15))] += 1.0
+    closed = fit_conditional(x, y, seed=0, train=False)
+    fit = fit_conditional(x, y, seed=0)
+    assert not closed.map.state_maps and fit.map.state_maps
+    for cols, _ in fit.map.state_maps.values():
+        assert set(cols) == set(range(10, 15))
+    d, d0 = fit.map.displacement(x), closed.map.displacement(x)
+    np.testing.assert_array_equal(fit.map.displacement(x, trained=False), d0)
+    assert not np.array_equal(d, d0)  # training changed the map ...
+    assert np.all(d[~kx] == 0.0) and np.all(d[:, :10] == 0.0) and np.all(d[:, 15:] == 0.0)
+    assert d[kx][:, 10:15].mean() == pytest.approx(1.0, abs=0.25)  # ... and it still moves by the shift
+    assert all(s["n_iters"] > 0 for s in fit.info["trained_states"])
+
+
 def test_save_load_and_array_round_trip(tmp_path):
     x, y, _, ky = _two_types(n=200)
     y[np.ix_(ky, [12])] += 1.5
     m = fit_conditional(x, y, seed=0, genes=[f"g{i}" for i in range(x.shape[1])]).map
+    assert m.state_maps
     again = ConditionalMap.load(m.save(tmp_path / "map"))
     np.testing.assert_array_equal(again.displacement(x), m.displacement(x))
     assert again.genes == m.genes

@@ -347,7 +347,7 @@ def test_accepts_numpy_lambda_and_float64(data):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"n_iters": 0},
+        {"n_iters": -1},
         {"n_iters": 1.5},
         {"n_iters": "100"},
         {"min_iters": -1},
@@ -411,3 +411,29 @@ def test_trainer_uses_default_tolerance(data):
     x, y = data
     trainer = Trainer(x, y, config=SHORT, device="cpu")
     np.testing.assert_array_equal(trainer.support_tol, default_support_tol(x))
+
+
+def test_start_from_fits_both_potentials_to_a_given_map():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3)).astype(np.float32)
+    y = rng.normal(size=(200, 3)).astype(np.float32)
+    # a non-separable gradient map: cells far along u move by up to 1.5 along u, the others stay
+    u = np.array([0.6, 0.0, 0.8], dtype=np.float32)
+    images = x + 1.5 / (1.0 + np.exp(-4.0 * (x @ u)))[:, None] * u
+    trainer = Trainer(x, y, config=TrainConfig(hidden=(32, 32)), device="cpu", seed=0)
+    mse = trainer.start_from(images)
+    assert mse < 0.01
+    np.testing.assert_allclose(trainer.to_map().transport(x), images, atol=0.15)
+    assert trainer.g.is_convex() and trainer.f.is_convex()
+    # f starts at the inverse: ∇f(images) ≈ x
+    back = trainer.f.transport(torch.as_tensor((images - trainer.center) / trainer.scale))
+    rms = np.sqrt(np.mean(np.sum((back.numpy() * trainer.scale + trainer.center - x) ** 2, axis=1)))
+    assert rms < 0.2
+    with pytest.raises(ValueError, match="images must have the source's shape"):
+        trainer.start_from(images[:10])
+
+
+def test_zero_iterations_keep_the_start():
+    x, y = _data()
+    res = fit_map(x, y, lam=1.0, config=TrainConfig(n_iters=0, hidden=(8,)), device="cpu")
+    assert res.n_iters == 0 and res.reason == "max_iters"

@@ -28,9 +28,18 @@ rest. This map conditions on the cell's *state* and moves only the genes that re
   share of the state's cells respond (a state switch), the cells at the far end of the direction move
   most, so the treated cells that responded are the ones the map reaches.
 
-For each state ``T`` is the gradient of ``½‖x‖² + M(⟨u, x_S⟩) + ⟨e, x⟩`` with ``M' = m`` and
-``1 + m' ≥ 0`` (so it is convex): an optimal-transport (Brenier) map between the state's source and
-target cells in the moved genes, exactly zero in every other gene and every non-responding state.
+* **Training.** In each state that moves, an input-convex neural network on the state's moved
+  genes is trained in PyTorch by the minimax of :mod:`scsparseot.core.trainer` (with the sparsity
+  penalty), starting from the closed form above: both potentials are first fitted to it and its
+  inverse (:meth:`~scsparseot.core.Trainer.start_from`), then trained on the state's cells. The
+  closed form is the start, the trained network the map (``n_iters=0`` keeps the closed form).
+
+For each state the closed form is the gradient of ``½‖x‖² + M(⟨u, x_S⟩) + ⟨e, x⟩`` with ``M' = m``
+and ``1 + m' ≥ 0`` (so it is convex), and the trained map the gradient of an ICNN in the moved
+genes: an optimal-transport (Brenier) map between the state's source and target cells in the
+moved genes, exactly zero in every other gene and every non-responding state. Across states the
+potential is convex in the moved genes given the state (a partially input-convex map whose
+context is the cell's state).
 """
 
 from __future__ import annotations
@@ -45,8 +54,9 @@ import numpy as np
 from scipy import stats
 
 from ._npz import read_npz, write_npz
+from .map import SparseOTMap
 from .responders import responder_fraction
-from .trainer import check_cells
+from .trainer import TrainConfig, Trainer, check_cells, finish
 
 if TYPE_CHECKING:
     import os
@@ -55,9 +65,20 @@ if TYPE_CHECKING:
 
 __all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditional"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: maps of format version 1 (no trained states) are read too
+READ_VERSIONS = (1, 2)
 #: the PCA of the state embedding is fitted on at most this many cells (a seeded subsample)
 PCA_MAX_CELLS = 20000
+#: trainer settings of each state's map: small networks (a state moves a few dozen genes at most), a
+#: small learning rate (training refines the closed-form start), and no weight decay on the dual
+#: potential: the state's genes are already selected, so ``f`` cannot lead ``g`` into unselected
+#: genes, and decay would pull ``f`` away from the start's conjugate
+STATE_TRAIN = TrainConfig(
+    hidden=(32, 32), n_iters=500, min_iters=100, eval_every=25, lr=3e-4, f_lr_scale=1.0, f_weight_decay=0.0
+)
+#: penalty strength λ of each state's map
+STATE_LAM = 0.5
 #: the empirical-Bayes step needs this many genes to estimate its two-group model ...
 EB_MIN_GENES = 200
 #: ... and adds a gene when its posterior probability of responding is at least this
@@ -135,6 +156,11 @@ class ConditionalMap:
         Move added to every cell of a state, ``(n_states,)``.
     extra
         Shrunken shifts of further genes per state in z-scores, ``(n_states, n_genes)``.
+    state_maps
+        Trained maps of the states that move: state index → (indices of its moved genes, a
+        :class:`~scsparseot.core.SparseOTMap` on their z-scores). In such a state this map
+        replaces the closed form (``direction``, ``knots``, ``steps``, ``offset``, ``extra``,
+        which then only record the start).
     support_tol
         Per-gene tolerance (data units) below which a displacement counts as zero.
     genes
@@ -172,6 +198,7 @@ class ConditionalMap:
         extra: np.ndarray,
         support_tol: np.ndarray | float,
         genes: list[str] | None = None,
+        state_maps: Mapping[int, tuple[np.ndarray, SparseOTMap]] | None = None,
     ) -> None:
         f32 = np.float32
         self.mean, self.sd = np.asarray(mean, f32), np.asarray(sd, f32)
@@ -182,6 +209,9 @@ class ConditionalMap:
         self.offset = np.asarray(offset, f32)
         self.support_tol = np.broadcast_to(np.asarray(support_tol, f32), self.mean.shape).copy()
         self.genes = None if genes is None else [str(g) for g in genes]
+        self.state_maps = {
+            int(c): (np.asarray(cols, np.int64), m) for c, (cols, m) in (state_maps or {}).items()
+        }
 
     @property
     def n_genes(self) -> int:
@@ -209,8 +239,11 @@ class ConditionalMap:
         """State of each cell of ``x`` (index of the nearest centroid in the embedding)."""
         return _nearest(_embed(self._check(x), self.pca_mean, self.pca_components), self.centroids)
 
-    def displacement(self, x: np.ndarray, *, sparsify: bool = False) -> np.ndarray:
-        """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move."""
+    def displacement(self, x: np.ndarray, *, sparsify: bool = False, trained: bool = True) -> np.ndarray:
+        """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move.
+
+        ``trained=False`` gives the closed-form start instead of the trained state maps.
+        """
         x = self._check(x)
         z = (x - self.mean) / self.sd
         state = self.states(x)
@@ -219,12 +252,13 @@ class ConditionalMap:
             rows = np.flatnonzero(state == c)
             if not rows.size:
                 continue
-            u = self.direction[c]
-            if np.any(u):
-                s = z[rows] @ u
-                move = np.interp(s, self.knots[c], self.steps[c]) + self.offset[c]
-                out[rows] += move[:, None] * u[None, :]
-            out[rows] += self.extra[c][None, :]
+            if trained and c in self.state_maps:
+                cols, state_map = self.state_maps[c]
+                out[np.ix_(rows, cols)] = state_map.displacement(z[np.ix_(rows, cols)])
+                continue
+            out[rows] = _closed_form(
+                z[rows], self.direction[c], self.knots[c], self.steps[c], self.offset[c], self.extra[c]
+            )
         out *= self.sd
         if sparsify:
             out[np.abs(out) <= self.support_tol] = 0.0
@@ -250,9 +284,20 @@ class ConditionalMap:
     )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Every parameter and a JSON config as a flat dict of arrays (no pickle)."""
+        """Every parameter and a JSON config as a flat dict of arrays (no pickle).
+
+        A trained state ``c`` adds ``state{c}.genes`` and its map's arrays under ``state{c}.``.
+        """
         arrays = {name: getattr(self, name) for name in self._ARRAYS}
-        config = {"kind": self.kind, "format_version": FORMAT_VERSION, "genes": self.genes}
+        for c, (cols, state_map) in self.state_maps.items():
+            arrays[f"state{c}.genes"] = cols
+            arrays.update({f"state{c}.{k}": v for k, v in state_map.to_arrays().items()})
+        config = {
+            "kind": self.kind,
+            "format_version": FORMAT_VERSION,
+            "genes": self.genes,
+            "trained_states": sorted(self.state_maps),
+        }
         arrays["config"] = np.array(json.dumps(config))
         return arrays
 
@@ -260,10 +305,21 @@ class ConditionalMap:
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ConditionalMap:
         """Inverse of :meth:`to_arrays`."""
         config = json.loads(str(np.asarray(arrays["config"])))
-        if config.get("kind") != cls.kind or config.get("format_version") != FORMAT_VERSION:
-            msg = f"Not a conditional map of format version {FORMAT_VERSION}: {config!r}."
+        if config.get("kind") != cls.kind or config.get("format_version") not in READ_VERSIONS:
+            msg = (
+                f"Not a conditional map of format version {' or '.join(map(str, READ_VERSIONS))}: {config!r}."
+            )
             raise ValueError(msg)
-        return cls(**{name: np.asarray(arrays[name]) for name in cls._ARRAYS}, genes=config["genes"])
+        state_maps = {}
+        for c in config.get("trained_states", []):
+            prefix = f"state{c}."
+            parts = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+            state_maps[int(c)] = (np.asarray(parts.pop("genes")), SparseOTMap.from_arrays(parts))
+        return cls(
+            **{name: np.asarray(arrays[name]) for name in cls._ARRAYS},
+            genes=config["genes"],
+            state_maps=state_maps,
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the map to one ``.npz`` file (no pickle); returns the path written."""
@@ -275,7 +331,10 @@ class ConditionalMap:
         return cls.from_arrays(read_npz(path))
 
     def __repr__(self) -> str:
-        return f"ConditionalMap(n_genes={self.n_genes}, n_states={self.n_states}, moved genes={int(self.moved_genes.sum())})"
+        return (
+            f"ConditionalMap(n_genes={self.n_genes}, n_states={self.n_states}, "
+            f"moved genes={int(self.moved_genes.sum())}, trained states={len(self.state_maps)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -315,6 +374,17 @@ class ConditionalFit:
 def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Index of the nearest centre of each point."""
     return ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1).argmin(1)
+
+
+def _closed_form(
+    z: np.ndarray, u: np.ndarray, knots: np.ndarray, steps: np.ndarray, offset: float, extra: np.ndarray
+) -> np.ndarray:
+    """Closed-form displacement of one state's cells ``z`` (z-scores): the move along ``u`` plus ``extra``."""
+    out = np.broadcast_to(extra, z.shape).astype(np.float32)
+    if np.any(u):
+        move = np.interp(z @ u, knots, steps) + offset
+        out = out + move[:, None].astype(np.float32) * u[None, :]
+    return out
 
 
 def _welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -394,6 +464,11 @@ def fit_conditional(
     fdr: float = 0.05,
     config: ConditionalConfig | None = None,
     support_tol: np.ndarray | float | None = None,
+    train: bool = True,
+    penalty: Any = "stvs",
+    lam: float = STATE_LAM,
+    train_config: TrainConfig | None = None,
+    device: str = "cpu",
     seed: int = 0,
     genes: list[str] | None = None,
 ) -> ConditionalFit:
@@ -410,8 +485,18 @@ def fit_conditional(
         :class:`ConditionalConfig`.
     support_tol
         Per-gene tolerance in data units (default 0.1 × the gene's standard deviation in ``x``).
+    train
+        Train each moving state's map; ``False`` (or ``train_config.n_iters == 0``) keeps the
+        closed form.
+    penalty, lam
+        Sparsity penalty and its strength λ of the state maps.
+    train_config
+        :class:`~scsparseot.core.TrainConfig` of the state maps (default :data:`STATE_TRAIN`).
+    device
+        Device of the state maps' training (``"cpu"``, ``"cuda"``; ``"auto"`` picks CUDA when
+        available).
     seed
-        Seed of the embedding's subsample and PCA.
+        Seed of the embedding's subsample and PCA (and, offset by the state, of each state map).
     genes
         Gene names stored with the map.
 
@@ -523,6 +608,42 @@ def fit_conditional(
         if genes_c.size and min(rx.sum(), ry.sum()) >= config.min_cells:
             share += ry.sum() * responder_fraction(zx[rx][:, genes_c], zy[ry][:, genes_c], seed=seed)
     tol = 0.1 * sd if support_tol is None else np.broadcast_to(np.asarray(support_tol, np.float64), (d,))
+    state_maps, trained = {}, []
+    train_config = train_config or STATE_TRAIN
+    if train and train_config.n_iters > 0:
+        for c in range(n_states):
+            cols = np.flatnonzero((direction[c] != 0) | (extra[c] != 0))
+            rx, ry = lx == c, ly == c
+            if not cols.size or min(rx.sum(), ry.sum()) < max(config.min_cells, 2):
+                continue
+            rows = np.flatnonzero(rx)
+            start = (
+                zx[np.ix_(rows, cols)]
+                + _closed_form(zx[rows], direction[c], knots[c], steps[c], offset[c], extra[c])[:, cols]
+            )
+            trainer = Trainer(
+                zx[np.ix_(rows, cols)],
+                zy[ly == c][:, cols],
+                penalty=penalty,
+                lam=float(lam),
+                config=train_config,
+                support_tol=tol[cols] / sd[cols],
+                seed=seed + c,
+                device=device,
+            )
+            trainer.start_from(start)
+            res = finish(trainer, trainer.train(trainer.config.n_iters))
+            state_maps[c] = (cols, res.map.to("cpu"))
+            trained.append(
+                {
+                    "state": c,
+                    "genes": int(cols.size),
+                    "n_iters": res.n_iters,
+                    "converged": res.converged,
+                    "diverged": res.diverged,
+                    "seconds": res.seconds,
+                }
+            )
     cmap = ConditionalMap(
         mean=mean,
         sd=sd,
@@ -536,6 +657,7 @@ def fit_conditional(
         extra=extra,
         support_tol=tol,
         genes=genes,
+        state_maps=state_maps,
     )
     return ConditionalFit(
         map=cmap,
@@ -546,5 +668,5 @@ def fit_conditional(
         target_states=ly,
         responder_fraction=float(share / max(len(ly), 1)),
         seconds=time.perf_counter() - t0,
-        info={"n_states": n_states, "tested_states": len(tested)},
+        info={"n_states": n_states, "tested_states": len(tested), "trained_states": trained},
     )

@@ -61,7 +61,7 @@ class TrainConfig:
     activation
         ICNN activation (see :class:`~scsparseot.core.ICNN`).
     n_iters
-        Maximum number of outer iterations (one ``f`` update each).
+        Maximum number of outer iterations (one ``f`` update each); ``0`` keeps the start map.
     min_iters
         Iterations before convergence may stop the fit.
     g_steps
@@ -120,7 +120,7 @@ class TrainConfig:
     max_recoveries: int = 3
 
     def __post_init__(self) -> None:
-        ints = {"n_iters": 1, "min_iters": 0, "g_steps": 1, "eval_every": 1, "eval_size": 2, "patience": 1}
+        ints = {"n_iters": 0, "min_iters": 0, "g_steps": 1, "eval_every": 1, "eval_size": 2, "patience": 1}
         for name, low in ints.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -413,6 +413,33 @@ class Trainer:
         b = my - a * mx
         self.g.set_diagonal_map(a, b)
         self.f.set_diagonal_map(1.0 / a, -b / a)
+
+    def start_from(self, images: np.ndarray, *, n_steps: int = 300, lr: float = 1e-2) -> float:
+        """Start both potentials at a given map: ``∇g(x_i) ≈ images_i`` and ``∇f(images_i) ≈ x_i``.
+
+        Fits ``g`` and ``f`` by least squares on the source cells (Adam, ``n_steps`` full-batch
+        steps, convexity kept by projection), so that training refines that map instead of the
+        gene-wise Gaussian one. ``images`` are the start map's images of the source cells, in data
+        units. Returns the final mean squared error of ``g`` in standardised units.
+        """
+        images = np.asarray(images, dtype=np.float32)
+        if images.shape != self.x.shape:
+            msg = f"images must have the source's shape {self.x.shape}, got {images.shape}."
+            raise ValueError(msg)
+        x = self.x.all()
+        tx = torch.as_tensor((images - self.center) / self.scale, device=self.device)
+        err = float("nan")
+        for net, a, b in ((self.g, x, tx), (self.f, tx, x)):
+            opt = torch.optim.Adam(net.parameters(), lr=lr)
+            for _ in range(n_steps):
+                loss = ((net.transport(a, create_graph=True) - b) ** 2).sum(-1).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                net.project()
+            if net is self.g:
+                err = float(loss.detach())
+        return err
 
     # ---------------------------------------------------------------------------------- training
     def _draw(self, data: _Rows) -> torch.Tensor:

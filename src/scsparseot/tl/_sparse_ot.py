@@ -41,6 +41,7 @@ from ..core import (
     summarise_displacements,
     target_response,
 )
+from ..core.conditional import STATE_LAM, STATE_TRAIN
 from ..core.trainer import default_support_tol
 from . import _checkpoint
 from ._context import fitting, records_warnings
@@ -251,20 +252,33 @@ def _fit_target(
 
 
 def _fit_conditional(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, genes: list[str]) -> TargetFit:
-    """The state-conditional map: closed form, its gene p-values come from its own tests (no null fits)."""
+    """The state-conditional map: its gene p-values come from its own tests (no null fits)."""
     fit = fit_conditional(
         x,
         y,
         fdr=spec.fdr if spec.fdr is not None else 0.05,
         support_tol=spec.support_tol,
+        penalty=spec.penalty,
+        lam=float(spec.lam),
+        train_config=spec.config,
+        device=spec.device,
         seed=seed,
         genes=genes,
     )
+    states = fit.info["trained_states"]
+    converged = all(s["converged"] for s in states)
+    diverged = any(s["diverged"] for s in states)
     return TargetFit(
         displacements=summarise_displacements(x, fit.map.displacement(x), spec.support_tol, y=y),
         support_tol=spec.support_tol,
-        lam=float("nan"),
+        lam=float(spec.lam),
         seconds=fit.seconds,
+        n_iters=sum(s["n_iters"] for s in states),
+        converged=converged,
+        diverged=diverged,
+        reason="closed_form"
+        if not states
+        else ("diverged" if diverged else ("converged" if converged else "max_iters")),
         map=fit.map,
         p_value=fit.p_value,
         responder_fraction=fit.responder_fraction,
@@ -292,9 +306,9 @@ def sparse_ot(
     *,
     layer: str | None = None,
     genes: Sequence[str] | np.ndarray | pd.Index | None = None,
-    method: MethodName = "sparse_icnn",
+    method: MethodName | None = None,
     penalty: PenaltyName | Penalty = "stvs",
-    lam: float | Literal["auto"] = "auto",
+    lam: float | Literal["auto"] | None = None,
     max_genes: float | None = None,
     support_tol: float | None = None,
     min_support: float = 0.1,
@@ -319,6 +333,8 @@ def sparse_ot(
     For every target group, an input-convex neural network map ``T`` from the source cells to the
     target cells is trained with a sparsity penalty on the displacement ``T(x) − x`` (DisNOT/SICNN).
     Genes whose displacement is non-zero in a share of cells are the genes the perturbation moves.
+    By default the map is conditional on each cell's state (its cell type, say): it moves the
+    genes that respond in that state only, so it also tells which cells respond.
 
     Parameters
     ----------
@@ -340,28 +356,33 @@ def sparse_ot(
         Gene names (or a boolean mask over ``var_names``) to fit; ``None`` fits all genes. Other
         genes get zero displacement.
     method
-        ``"sparse_icnn"`` (default): the sparse ICNN map. ``"conditional"``: the state-conditional
-        map (:func:`scsparseot.core.fit_conditional`): cells are grouped into states by genes the
-        drug does not move, and each gene moves only in the states where it responds, along the
-        state's response direction; it finds which cells respond (one cell type, or a share of
-        cells that switched state), takes seconds, and its gene p-values come from its own tests
-        (``fdr`` selects, ``n_null`` is not used). Baselines, written in the same schema
-        so that they can be compared side by side: ``"exact"`` (exact OT, POT's ``ot.emd``
-        barycentric map), ``"translation"`` (mean shift, soft-thresholded at ``support_tol``),
-        ``"elastic"`` (entropic elastic map, Cuturi et al. 2023) and ``"rgd"`` (gradient descent on
-        the exact-OT displacements under a dimension limit; needs ``max_genes``). The plain ICNN
-        map is ``method="sparse_icnn", lam=0``. Baselines store no map and no training history.
+        ``None`` (default): ``"conditional"``, or ``"sparse_icnn"`` when ``lam`` or ``max_genes``
+        is given. ``"conditional"``: the state-conditional map
+        (:func:`scsparseot.core.fit_conditional`): cells are grouped into states by genes the drug
+        does not move, genes are called by their own tests (Welch, within states and overall,
+        Benjamini–Hochberg at ``fdr``; ``n_null`` is not used), and in each state that responds an
+        ICNN on the state's moved genes is trained from a closed-form start (``n_iters=0`` keeps
+        the start). It finds which cells respond (one cell type, or a share of cells that
+        switched state) and takes seconds per target. ``"sparse_icnn"``: one ICNN on all genes,
+        started at the gene-wise Gaussian map, with its λ search (``lam="auto"``, ``max_genes``)
+        and null fits for ``fdr``. Baselines, written in the same schema so that they can be
+        compared side by side: ``"exact"`` (exact OT, POT's ``ot.emd`` barycentric map),
+        ``"translation"`` (mean shift, soft-thresholded at ``support_tol``), ``"elastic"``
+        (entropic elastic map, Cuturi et al. 2023) and ``"rgd"`` (gradient descent on the
+        exact-OT displacements under a dimension limit; needs ``max_genes``). The plain ICNN map
+        is ``method="sparse_icnn", lam=0``. Baselines store no map and no training history.
     penalty
         Sparsity penalty on the displacement: ``"stvs"`` (default), ``"l1"``, ``"l0"`` (smoothed ℓ0)
         or ``"k_overlap"``, or a :class:`~scsparseot.core.Penalty` instance. Penalty parameters are
         in units of the data divided by its typical gene standard deviation.
     lam
         Penalty strength λ ≥ 0 (a mean over cells, so it means the same at any number of cells);
-        ``0`` gives the plain ICNN map. ``"auto"`` tunes λ per target by simulated annealing of
-        ``Eval = α·Spa + (1 − α)·Err`` (DisNOT Alg. 1; see ``anneal``) among maps whose error stays
-        within 10% of the initial map's, best for a few dozen to a few hundred genes and effects of
-        about a gene standard deviation or more. For smaller effects (typical of sc-RNA data) it
-        selects too few genes; use ``max_genes`` or a fixed λ below 1 there.
+        ``None``: 0.5 for each state network of ``"conditional"``, ``"auto"`` for
+        ``"sparse_icnn"``. With ``"sparse_icnn"``, ``0`` gives the plain ICNN map and ``"auto"``
+        tunes λ per target by simulated annealing of ``Eval = α·Spa + (1 − α)·Err`` (DisNOT Alg.
+        1; see ``anneal``) among maps whose error stays within 10% of the initial map's, best for
+        a few dozen to a few hundred genes and effects of about a gene standard deviation or more;
+        for smaller effects (typical of sc-RNA data) it selects too few genes.
     max_genes
         Limit on the average number of genes moved per cell (DisNOT Alg. 2, for many genes): λ is
         raised until the limit holds, then lowered while it holds to make the map as faithful
@@ -372,8 +393,9 @@ def sparse_ot(
     min_support
         A gene is *selected* for a target only if it moves in at least this share of source cells.
     fdr
-        False discovery rate of the selection. Each gene's score (mean absolute displacement divided by its
-        control standard deviation) is compared with the scores of ``n_null`` maps fitted between
+        False discovery rate of the selection. With ``"conditional"``, the level of its own tests'
+        Benjamini–Hochberg selection (``None`` uses 0.05). Otherwise each gene's score (mean
+        absolute displacement divided by its control standard deviation) is compared with the scores of ``n_null`` maps fitted between
         random halves of the control cells (same method and λ), pooled over genes, giving
         empirical p-values; a gene is selected when its Benjamini–Hochberg adjusted p-value is at
         most ``fdr`` (and its support at least ``min_support``). ``None`` skips the null fits and
@@ -386,13 +408,15 @@ def sparse_ot(
         goes into the gene table; genes selected in most refits are the ones to trust.
         ``0`` (default) skips the refits.
     n_iters
-        Maximum training iterations per target with a fixed λ (overrides ``config.n_iters``);
-        training stops earlier once the map has converged. λ searches set their own budget
+        Maximum training iterations per target (per state network with ``"conditional"``) with a
+        fixed λ (overrides ``config.n_iters``); training stops earlier once the map has converged;
+        ``0`` keeps the start map. λ searches set their own budget
         (``anneal``).
     batch_size
         Cells per training batch (overrides ``config.batch_size``).
     config
-        Full trainer settings, :class:`~scsparseot.core.TrainConfig`.
+        Full trainer settings, :class:`~scsparseot.core.TrainConfig` (default for
+        ``"conditional"``: :data:`scsparseot.core.conditional.STATE_TRAIN`, small networks).
     anneal
         Settings of the λ searches, :class:`~scsparseot.core.AnnealConfig` (``alpha``, iteration
         counts, temperature schedule).
@@ -469,6 +493,16 @@ def sparse_ot(
             "adata.to_memory() first."
         )
         raise ValueError(msg)
+    if method is None:  # λ settings belong to the gene-wise ICNN's search; without them, the conditional map
+        method = "sparse_icnn" if (lam is not None or max_genes is not None) else "conditional"
+    if lam is None:
+        lam = STATE_LAM if method == "conditional" else "auto"
+    if method == "conditional" and (lam == "auto" or max_genes is not None):
+        msg = (
+            "method='conditional' takes a fixed lam (the penalty strength of each state's map, default "
+            f"{STATE_LAM}); lam='auto' and max_genes= search λ for method='sparse_icnn'."
+        )
+        raise ValueError(msg)
     check_options(
         lam=lam,
         penalty=penalty,
@@ -520,7 +554,7 @@ def sparse_ot(
     ):
         msg = f"max_genes must be a number between 0 and the number of fitted genes ({gene_idx.size}), exclusive; got {max_genes!r}."
         raise ValueError(msg)
-    config = config or TrainConfig()
+    config = config or (STATE_TRAIN if method == "conditional" else TrainConfig())
     overrides = {k: v for k, v in (("n_iters", n_iters), ("batch_size", batch_size)) if v is not None}
     if overrides:
         config = replace(config, **overrides)
