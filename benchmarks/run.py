@@ -8,6 +8,7 @@ Run from the repository root, one suite at a time, with one torch thread (the de
     python benchmarks/run.py speed                   # time to a converged map against the textbook recipe
     python benchmarks/run.py memory                  # peak RSS of each method against the number of cells
     python benchmarks/run.py heterogeneous           # one-type, switch and mixture responses
+    python benchmarks/run.py calibration             # null p-values and calls of the default, no effect and planted
     python benchmarks/run.py lowdim --quick --out /tmp/r   # smoke test: small data, 1 seed
 
 Each run writes ``benchmarks/results/<suite>.json`` (date, machine, exact command, versions, settings,

@@ -74,3 +74,15 @@ def test_target_response_follows_the_moved_source_cells():
     np.testing.assert_allclose(within, np.where(responders, 3.0, 0.0))
     with pytest.raises(ValueError, match="both source_groups and target_groups"):
         target_response(x, response, y, source_groups=groups_x)
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.2, 0.5, 1.0])
+def test_no_bias_with_many_more_source_cells(rho):
+    # 5000 control vs 200 treated cells: the unbalanced kNN share used to report ~0.3 with no responders
+    estimates = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        x, y = rng.normal(size=(5000, 5)), rng.normal(size=(200, 5))
+        y[rng.random(200) < rho] += 2.0
+        estimates.append(responder_fraction(x, y, seed=seed))
+    assert np.mean(estimates) == pytest.approx(rho, abs=0.05)

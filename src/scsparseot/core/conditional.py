@@ -11,17 +11,22 @@ rest. This map conditions on the cell's *state* and moves only the genes that re
   nearest centroid. The state of a cell is read from genes the map never moves, so ``T`` is a
   conditional map: it keeps the cell's identity and moves the responding genes given it.
 * **Which genes, where.** In z-scores of the source cells, each gene gets a Welch test of its mean
-  shift over all cells and within every state, and a heterogeneity test (Cochran's Q) across states.
-  The gene's p-value is the smaller of the two-sided global p-value and the Bonferroni-corrected
-  smallest state p-value (times 2 for the two routes); Benjamini–Hochberg at level ``fdr`` selects
-  genes. A selected gene whose shift differs between states moves only in the states where its own
-  shift is significant (Bonferroni over states); one whose shift is homogeneous moves in every state
-  by the global shift. In a state that responds, genes below the selection threshold but likely to
-  respond under an empirical-Bayes two-group model of that state's z-values (posterior probability ≥
-  0.9; only with at least 200 genes, so that the model can be estimated) also move, by their shrunken
-  shift.
+  shift over all cells and within every state (Student's t with Welch–Satterthwaite degrees of
+  freedom), a heterogeneity test (Cochran's Q) across states, and a Brown–Forsythe test of its
+  spread (a Welch test of the absolute deviations from each group's median). Its mean p-value is the
+  smaller of the global p-value and the Bonferroni-corrected smallest state p-value, times 2; its
+  p-value is twice the smaller of that and the spread p-value; Benjamini–Hochberg at level ``fdr``
+  selects genes. A selected gene whose shift differs between states moves only in the states that
+  respond (the χ² of the heterogeneous genes' t statistics there is significant, Bonferroni over
+  states) and there only where its own shift is significant (Bonferroni over states); one whose
+  shift is homogeneous moves in every state by the global shift; one called for its spread alone
+  moves in every state. In a state that responds, genes below the selection threshold but likely to
+  respond under an empirical-Bayes two-group model of that state's z-values (posterior probability
+  ≥ 0.9; only with at least 200 genes, so that the model can be estimated) also move, by their
+  shrunken shift.
 * **How far each cell moves.** In state ``c`` with moved genes ``S`` and shift ``b`` the map is the
-  one-dimensional OT map along the response direction ``u = b / ‖b‖`` (a "spiked" transport map,
+  one-dimensional OT map along the response direction ``u = b / ‖b‖`` (with genes called for their
+  spread: the direction in which the state's second moments grow most) (a "spiked" transport map,
   Niles-Weed & Rigollet 2022): ``T(x) = x + m(⟨u, x_S⟩) u`` with ``s + m(s)`` the monotone
   rearrangement of the source onto the target projections (a few quantile knots, linear between them,
   centred on the mean shift). For a pure mean shift every cell of the state moves by ``b``; when only a
@@ -109,6 +114,11 @@ class ConditionalConfig:
     max_cluster_cells
         At most this many cells (a seeded subsample) are clustered; the others join the nearest
         centroid.
+    spread
+        Also test each gene for a change of spread (Brown–Forsythe: a Welch test of the absolute
+        deviations from each group's median); a gene's p-value is then twice the smaller of its
+        mean and spread p-values. Genes called for their spread move in every state, along the
+        direction in which the state's second moments grow most.
     """
 
     n_states: int = 6
@@ -118,6 +128,7 @@ class ConditionalConfig:
     min_cells: int = 5
     empirical_bayes: bool = True
     max_cluster_cells: int = 5000
+    spread: bool = True
 
     def __post_init__(self) -> None:
         ints = {"n_states": 1, "n_pcs": 1, "n_knots": 2, "min_cells": 2, "max_cluster_cells": 10}
@@ -387,15 +398,18 @@ def _closed_form(
     return out
 
 
-def _welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean shift ``mean(b) − mean(a)`` per column and its standard error (Welch), in float64."""
+def _welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean shift ``mean(b) − mean(a)`` per column, its standard error and Welch–Satterthwaite degrees of freedom (float64)."""
     f8 = np.float64
-    se = np.sqrt(a.var(0, ddof=1, dtype=f8) / a.shape[0] + b.var(0, ddof=1, dtype=f8) / b.shape[0])
-    return b.mean(0, dtype=f8) - a.mean(0, dtype=f8), np.maximum(se, 1e-12)
+    va, vb = a.var(0, ddof=1, dtype=f8) / a.shape[0], b.var(0, ddof=1, dtype=f8) / b.shape[0]
+    se = np.maximum(np.sqrt(va + vb), 1e-12)
+    df = (va + vb) ** 2 / np.maximum(va**2 / (a.shape[0] - 1) + vb**2 / (b.shape[0] - 1), 1e-300)
+    return b.mean(0, dtype=f8) - a.mean(0, dtype=f8), se, np.maximum(df, 1.0)
 
 
-def _two_sided(z: np.ndarray) -> np.ndarray:
-    return np.minimum(2.0 * stats.norm.sf(np.abs(z)), 1.0)
+def _two_sided(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of Welch's ``t`` statistics (Student's t with ``df`` degrees of freedom)."""
+    return np.minimum(2.0 * stats.t.sf(np.abs(t), df), 1.0)
 
 
 def _two_groups(z: np.ndarray, n_iter: int = 200) -> tuple[np.ndarray, float]:
@@ -539,8 +553,12 @@ def fit_conditional(
     positive = sd[sd > 0]
     sd = np.where(sd > 0, sd, float(np.median(positive)) if positive.size else 1.0)
     zx, zy = ((x - mean) / sd).astype(np.float32), ((y - mean) / sd).astype(np.float32)
-    b_all, se_all = _welch(zx, zy)
-    p_all = _two_sided(b_all / se_all)
+    b_all, se_all, df_all = _welch(zx, zy)
+    p_all = _two_sided(b_all / se_all, df_all)
+    if config.spread:
+        # Brown–Forsythe: a Welch test of the absolute deviations from each group's median
+        g_spread, se_spread, df_spread = _welch(np.abs(zx - np.median(zx, 0)), np.abs(zy - np.median(zy, 0)))
+        p_spread = _two_sided(g_spread / se_spread, df_spread)
     n_states = int(max(1, min(config.n_states, (n_x + y.shape[0]) // 100)))
 
     # two passes: the second embeds the cells without the genes the first found responding
@@ -548,13 +566,14 @@ def fit_conditional(
     for _ in range(2):
         lx, ly, pca_mean, components, centroids = _embed_and_cluster(x, y, keep, config, n_states, seed)
         tested = [c for c in range(n_states) if min((lx == c).sum(), (ly == c).sum()) >= config.min_cells]
-        shifts, ses = np.zeros((n_states, d)), np.ones((n_states, d))
+        shifts, ses, dfs = np.zeros((n_states, d)), np.ones((n_states, d)), np.ones((n_states, d))
         for c in tested:
-            shifts[c], ses[c] = _welch(zx[lx == c], zy[ly == c])
-        p_state = _two_sided(shifts / ses)
+            shifts[c], ses[c], dfs[c] = _welch(zx[lx == c], zy[ly == c])
+        p_state = _two_sided(shifts / ses, dfs)
         k = max(len(tested), 1)
         p_best = p_state[tested].min(0) if tested else np.ones(d)
-        p_value = np.minimum(1.0, 2.0 * np.minimum(p_all, k * p_best))
+        p_mean = np.minimum(1.0, 2.0 * np.minimum(p_all, k * p_best))
+        p_value = np.minimum(1.0, 2.0 * np.minimum(p_mean, p_spread)) if config.spread else p_mean
         adj = stats.false_discovery_control(p_value)
         selected = adj <= fdr
         if selected.all() or not selected.any():
@@ -569,6 +588,10 @@ def fit_conditional(
     else:
         p_het = np.ones(d)
     heterogeneous = selected & (p_het <= config.heterogeneity)
+    # genes called for a change of spread, whose mean shifts alone would not be called, move in every state
+    spread = (
+        selected & (stats.false_discovery_control(p_mean) > fdr) if config.spread else np.zeros(d, dtype=bool)
+    )
 
     # per state: the shift it moves by, its direction and its one-dimensional map
     direction = np.zeros((n_states, d))
@@ -579,28 +602,45 @@ def fit_conditional(
     levels = np.linspace(0.1, 0.9, config.n_knots)
     for c in range(n_states):
         rx, ry = lx == c, ly == c
-        if c in tested:
+        # a state responds in its heterogeneous genes when their shifts there are jointly significant
+        # (χ² of their t statistics, Bonferroni over states); then each moves where its own shift is
+        responds = c in tested and (
+            stats.chi2.sf(np.sum((shifts[c] / ses[c])[heterogeneous] ** 2), max(int(heterogeneous.sum()), 1))
+            <= fdr / k
+        )
+        if responds:
             local = np.where(p_state[c] <= fdr / k, shifts[c], 0.0)
             b = np.where(heterogeneous, local, np.where(selected, b_all, 0.0))
         else:
             b = np.where(heterogeneous, 0.0, np.where(selected, b_all, 0.0))
-        if config.empirical_bayes and d >= EB_MIN_GENES and c in tested and np.any(heterogeneous & (b != 0)):
+        if config.empirical_bayes and d >= EB_MIN_GENES and responds and np.any(heterogeneous & (b != 0)):
             post, shrink = _two_groups(shifts[c] / ses[c])
             add = (post >= EB_MIN_POSTERIOR) & (b == 0)
             extra[c, add] = post[add] * shrink * shifts[c, add]
-        norm = float(np.linalg.norm(b))
-        if norm == 0 or rx.sum() < 2:
+        moved = (b != 0) | spread
+        if not moved.any() or rx.sum() < 2:
             continue
-        u = b / norm
+        if spread.any() and ry.sum() >= config.min_cells:
+            # the direction in which the state's second moments grow most (a mean shift b gives b/‖b‖)
+            cols = np.flatnonzero(moved)
+            ax, ay = zx[rx][:, cols] - zx[rx][:, cols].mean(0), zy[ry][:, cols] - zx[rx][:, cols].mean(0)
+            _, vecs = np.linalg.eigh(ay.T @ ay / len(ay) - ax.T @ ax / len(ax))
+            u = np.zeros(d)
+            u[cols] = vecs[:, -1] if vecs[:, -1] @ b[cols] >= 0 else -vecs[:, -1]
+            shift = float(u @ b)
+            extra[c] += b - shift * u  # the part of the mean shift off the direction
+        else:
+            shift = float(np.linalg.norm(b))
+            u = b / shift
         direction[c] = u
         sx = zx[rx] @ u
-        offset[c] = norm
+        offset[c] = shift
         if ry.sum() >= config.min_cells:
             sy = zy[ry] @ u
             qx, qy = np.quantile(sx, levels), np.quantile(sy, levels)
             if np.all(np.diff(qx) > 0):
                 knots[c], steps[c] = qx, qy - qx
-                offset[c] = norm - float(np.interp(sx, qx, qy - qx).mean())
+                offset[c] = shift - float(np.interp(sx, qx, qy - qx).mean())
     share = 0.0
     for c in range(n_states):
         genes_c = np.flatnonzero((direction[c] != 0) | (extra[c] != 0))

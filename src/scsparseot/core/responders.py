@@ -28,9 +28,16 @@ def responder_fraction(
     *,
     n_neighbors: int = 15,
     max_cells: int | None = 5000,
+    n_draws: int = 10,
     seed: int = 0,
 ) -> float:
     """Estimate the share ``ρ`` of target cells ``y`` that differ from the source cells ``x``.
+
+    The two groups are compared at equal sizes: the larger one is subsampled to the smaller one's
+    size (at most ``max_cells``), ``n_draws`` times when that drops cells, and the unclipped
+    estimates are averaged before clipping to ``[0, 1]``. With unequal groups the share of target
+    neighbours is small and discrete, and its interquartile mean is biased (with 5000 source and 200
+    target cells and no responders it reported about 0.3); at equal sizes it is not.
 
     Parameters
     ----------
@@ -40,9 +47,11 @@ def responder_fraction(
     n_neighbors
         Neighbours per source cell.
     max_cells
-        At most this many cells of each group are used (a seeded random subsample); ``None`` uses all.
+        At most this many cells of each group per draw; ``None``: the smaller group's size.
+    n_draws
+        Balanced subsamples averaged when subsampling drops cells.
     seed
-        Seed of the subsample.
+        Seed of the subsamples.
 
     Returns
     -------
@@ -61,10 +70,22 @@ def responder_fraction(
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         msg = f"x and y must be 2-D with the same number of columns, got shapes {x.shape} and {y.shape}."
         raise ValueError(msg)
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
+        msg = f"n_draws must be a positive integer, got {n_draws!r}."
+        raise ValueError(msg)
     if x.shape[1] == 0 or min(x.shape[0], y.shape[0]) < 2:
         return 0.0
     rng = np.random.default_rng(seed)
-    x, y = _subsample(x, max_cells, rng), _subsample(y, max_cells, rng)
+    n = min(x.shape[0], y.shape[0], max_cells or x.shape[0])
+    draws = 1 if x.shape[0] == y.shape[0] == n else n_draws
+    raw = [
+        _unclipped_fraction(_subsample(x, n, rng), _subsample(y, n, rng), n_neighbors) for _ in range(draws)
+    ]
+    return float(np.clip(np.mean(raw), 0.0, 1.0))
+
+
+def _unclipped_fraction(x: np.ndarray, y: np.ndarray, n_neighbors: int) -> float:
+    """``1 − t/(1 − t) · n_s/n_t`` with ``t`` the interquartile mean share of target neighbours of the source cells."""
     center, scale = x.mean(0), x.std(0)
     scale = np.where(scale > 0, scale, 1.0)
     xs, ys = (x - center) / scale, (y - center) / scale
@@ -73,10 +94,8 @@ def responder_fraction(
     k = int(min(n_neighbors, len(pool) - 1))
     _, idx = cKDTree(pool).query(xs, k=k + 1)
     share = float(trim_mean(is_target[idx[:, 1:]].mean(1), 0.25))  # column 0 is the cell itself
-    if share >= 1.0:
-        return 0.0
-    rho = 1.0 - share * len(xs) / ((1.0 - share) * len(ys))
-    return float(np.clip(rho, 0.0, 1.0))
+    share = min(share, 1.0 - 1e-9)
+    return 1.0 - share * len(xs) / ((1.0 - share) * len(ys))
 
 
 def target_response(

@@ -1,0 +1,62 @@
+"""Gene calls of the default map: none without an effect (also with few treated cells), small effects found."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import scsparseot as sso
+
+
+def _mixture(n_control: int, n_treated: int, *, d: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three cell types told apart by genes 0-4; control and treated cells from the same mixture."""
+    rng = np.random.default_rng(seed)
+    means = np.zeros((3, d))
+    means[:, :5] = rng.normal(scale=3.0, size=(3, 5))
+
+    def draw(n: int) -> np.ndarray:
+        return means[rng.choice(3, size=n, p=[0.5, 0.3, 0.2])] + rng.normal(size=(n, d))
+
+    return draw(n_control), draw(n_treated)
+
+
+def _adata(x: np.ndarray, y: np.ndarray) -> ad.AnnData:
+    drug = np.repeat(["control", "drug"], [len(x), len(y)])
+    obs = pd.DataFrame({"drug": drug}, index=[f"c{i}" for i in range(len(drug))])
+    var = pd.DataFrame(index=[f"g{j}" for j in range(x.shape[1])])
+    return ad.AnnData(np.vstack([x, y]).astype(np.float32), obs=obs, var=var)
+
+
+@pytest.mark.parametrize(("n_control", "n_treated"), [(400, 400), (1500, 120)])
+def test_no_effect_no_calls_and_no_responders(n_control, n_treated):
+    for seed in range(3):
+        adata = _adata(*_mixture(n_control, n_treated, seed=seed))
+        sso.tl.sparse_ot(adata, progress=False)
+        genes = sso.get.perturbed_genes(adata)
+        assert not genes["selected"].any()
+        assert genes["p_value"].min() > 1e-4  # no extreme p-value without an effect
+        assert sso.get.summary(adata)["responder_fraction"][0] <= 0.05
+
+
+def test_default_finds_a_small_effect_with_few_treated_cells():
+    x, y = _mixture(1500, 200, seed=1)
+    y[:, 20:28] += 0.5  # half a standard deviation, 200 treated cells
+    adata = _adata(x, y)
+    sso.tl.sparse_ot(adata, progress=False)
+    found = set(sso.get.perturbed_genes(adata, selected_only=True)["gene"])
+    truth = {f"g{j}" for j in range(20, 28)}
+    assert len(found & truth) >= 7 and len(found - truth) <= 1
+
+
+def test_default_finds_a_change_of_spread_that_a_mean_test_cannot():
+    x, y = _mixture(500, 500, seed=2)
+    rng = np.random.default_rng(0)
+    y[:, 30:36] += np.where(rng.random((500, 6)) < 0.5, 1.0, -1.0)  # half up, half down: mean unchanged
+    adata = _adata(x, y)
+    sso.tl.sparse_ot(adata, progress=False)
+    found = set(sso.get.perturbed_genes(adata, selected_only=True)["gene"])
+    assert found == {f"g{j}" for j in range(30, 36)}
+    moved = np.asarray(adata.layers["sparse_ot_displacement"][:500].toarray() != 0)
+    assert moved[:, 30:36].any(axis=0).any()  # the map moves them too
