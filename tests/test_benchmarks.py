@@ -52,7 +52,11 @@ def test_lowdim_quick_writes_results(tmp_path: Path) -> None:
     assert {r["dim"] for r in fits} == {2, 3}
     agg = result["aggregates"][0]
     assert {"mean", "sd"} <= set(agg["err"])
-    assert all(isinstance(t["met"], bool) for t in result["targets"])
+    # the quick run meets the suite's own targets: λ='auto' moves one coordinate, undominated
+    targets = {t["name"]: t for t in result["targets"]}
+    for dim in ("2-D", "3-D"):
+        assert targets[f"{dim} annealed avg dim"]["met"], targets[f"{dim} annealed avg dim"]
+        assert targets[f"{dim} annealed not dominated"]["met"], targets[f"{dim} annealed not dominated"]
     assert result["lambda_traces"] and result["lambda_traces"][0]["moves"]["lam"]
     assert (tmp_path / "lowdim_quick.md").read_text().startswith("# lowdim")
     assert (tmp_path / "lowdim_tradeoff_quick.png").stat().st_size > 0
@@ -127,3 +131,28 @@ def test_heterogeneous_switch_and_mixture_truth() -> None:
     assert suite.auroc(np.array([0.0, 1, 2, 3]), labels) == 1.0
     assert suite.auroc(np.array([3.0, 2, 1, 0]), labels) == 0.0
     assert np.isnan(suite.auroc(np.array([0.0, 1, 2, 3]), np.ones(4, bool)))
+
+
+@pytest.mark.slow
+def test_calibration_quick_meets_its_null_and_shift_targets(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "calibration", "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    result = json.loads((tmp_path / "calibration_quick.json").read_text())
+    targets = {t["name"]: t for t in result["targets"]}
+    for design in ("gmix 1000/1000", "gmix 2000/200"):
+        # no effect: no run calls a gene, no extreme p-value, no responders
+        for what in ("runs with any call", "p < 1e-5", "responder share"):
+            assert targets[f"null {design}: {what}"]["met"], targets[f"null {design}: {what}"]
+        # a planted shift: as precise as the t-test, recall >= 0.5
+        for what in ("precision@k vs t-test", "recall"):
+            assert targets[f"{design} shift: {what}"]["met"], targets[f"{design} shift: {what}"]
+    assert all(len(v) == 200 for v in result["null_p_values"].values())

@@ -216,6 +216,7 @@ def test_lam_auto_anneals_and_records_moves(synthetic):
     assert summary["lam"][0] == pytest.approx(moves.loc[moves["accepted"], "lam"].iloc[-1])
     assert set(sso.get.perturbed_genes(out).head(4)["gene"]) == set(synthetic.uns["true_genes"]["drug_1"])
     assert out.uns["sparse_ot"]["params"]["lam"] == "auto"
+    assert 2.0 <= summary["avg_dim"][0] <= 6.0  # within ±50 % of the 4 planted genes: neither dense nor empty
 
 
 def test_max_genes_limit_holds_and_raises_lam(synthetic):

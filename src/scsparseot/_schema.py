@@ -103,16 +103,19 @@ class TargetResult:
     history: dict[str, np.ndarray]
     moves: dict[str, np.ndarray]
     map_arrays: dict[str, np.ndarray] | None
+    rank_by_p_value: bool = False  # the map's p-values come from exact tests: rank by evidence
 
 
 def gene_table(target: str, genes: np.ndarray, res: TargetResult) -> pd.DataFrame:
-    """The long per-gene table of one target, ranked by mean absolute displacement (rank 1 = most moved).
+    """The long per-gene table of one target, ranked (rank 1 = first).
 
-    Ties (e.g. genes a map leaves exactly in place) are ranked by p-value, smallest first, then by
-    position.
+    By mean absolute displacement (most moved first), ties (e.g. genes a map leaves exactly in place)
+    by p-value, smallest first; with ``res.rank_by_p_value`` (a map whose p-values come from its own
+    tests) by p-value first, ties by mean absolute displacement; then by position.
     """
     p = np.nan_to_num(np.asarray(res.p_value, dtype=np.float64), nan=1.0)
-    order = np.lexsort((np.arange(genes.size), p, -res.mean_abs_displacement))
+    keys = (p, -res.mean_abs_displacement) if res.rank_by_p_value else (-res.mean_abs_displacement, p)
+    order = np.lexsort((np.arange(genes.size), keys[1], keys[0]))
     rank = np.empty(genes.size, dtype=np.int64)
     rank[order] = np.arange(1, genes.size + 1)
     df = pd.DataFrame(

@@ -55,10 +55,12 @@ def perturbed_genes(
     DataFrame with columns
     ``target, gene, mean_displacement, mean_abs_displacement, support_fraction, rank, selected, p_value, adj_p_value, selection_frequency``
     (always these, whatever the filters): the signed and absolute mean displacement over source cells (data
-    units), the share of source cells in which the gene moves, the rank by mean absolute
-    displacement (1 = most moved), whether the gene is selected (adjusted p-value at most the
-    fit's ``fdr`` and support at least its ``min_support``), the empirical p-value against the
-    control-vs-control null and its Benjamini–Hochberg adjustment (``NaN`` with ``fdr=None``),
+    units), the share of source cells in which the gene moves, the rank (1 = first; for the
+    conditional map by p-value, then mean absolute displacement; otherwise by mean absolute
+    displacement, most moved first), whether the gene is selected (adjusted p-value at most the
+    fit's ``fdr`` and, for the sparse ICNN, support at least its ``min_support``), the p-value
+    (the conditional map's own tests, or the sparse ICNN's empirical p-value against its
+    control-vs-control nulls) and its Benjamini–Hochberg adjustment (``NaN`` with ``fdr=None``),
     and the share of stability refits that select it (``NaN`` unless ``n_runs > 0``).
 
     Examples

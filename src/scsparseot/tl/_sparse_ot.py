@@ -391,7 +391,8 @@ def sparse_ot(
         Absolute tolerance (data units) under which a displacement counts as zero. ``None`` uses,
         per gene, 0.1 × the gene's standard deviation in the source cells.
     min_support
-        A gene is *selected* for a target only if it moves in at least this share of source cells.
+        With the sparse ICNN, a gene is *selected* for a target only if it moves in at least this
+        share of source cells (the conditional map selects by its tests alone).
     fdr
         False discovery rate of the selection. With ``"conditional"``, the level of its own tests'
         Benjamini–Hochberg selection (``None`` uses 0.05). Otherwise each gene's score (mean
@@ -716,13 +717,15 @@ def _summarise(
     disp = tf.displacements
     support = disp.support
     selected = select_by_support(support, min_support)
-    if tf.p_value is not None or tf.null_scores is not None:
+    if tf.p_value is not None:
+        # the map's own tests: BH alone selects (a support filter after BH would void its guarantee,
+        # and a response confined to a small cell type moves few cells)
+        p_value = tf.p_value
+        adj_p_value = benjamini_hochberg(p_value)
+        selected = adj_p_value <= (0.05 if fdr is None else fdr)
+    elif tf.null_scores is not None:
         # gene_scores averages |Δ| over cells: the row of mean |Δ| gives the same scores
-        p_value = (
-            tf.p_value
-            if tf.p_value is not None
-            else empirical_pvalues(gene_scores(disp.mean_abs[None, :], x.std(0)), tf.null_scores)
-        )
+        p_value = empirical_pvalues(gene_scores(disp.mean_abs[None, :], x.std(0)), tf.null_scores)
         adj_p_value = benjamini_hochberg(p_value)
         if fdr is not None:
             selected &= adj_p_value <= fdr
@@ -772,4 +775,5 @@ def _summarise(
         history=tf.history,
         moves=tf.moves,
         map_arrays=tf.map.to_arrays() if (store_map and tf.map is not None) else None,
+        rank_by_p_value=tf.p_value is not None,
     )
