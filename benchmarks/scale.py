@@ -17,6 +17,7 @@ Run from the repository root::
     python benchmarks/scale.py --sizes 2000 5000 --backed   # also fit from a backed .h5ad file
     python benchmarks/scale.py --fdr 0.05               # with the control-vs-control null fits
     python benchmarks/scale.py --method conditional --fdr 0.05 --name scale_conditional
+    python benchmarks/scale.py --method default --fdr 0.05 --name scale_default   # the defaults
 
 Writes ``benchmarks/results/scale.json`` and ``scale.md`` (``--name`` changes the stem).
 """
@@ -55,7 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--method",
         default="sparse_icnn",
-        help="tl.sparse_ot method (e.g. 'conditional'; --lam is then unused)",
+        help="tl.sparse_ot method (e.g. 'conditional'; --lam is then unused), or 'default': the call "
+        "with neither method nor lam, as users get it",
     )
     p.add_argument(
         "--fdr", default="none", help="'none' (select on support alone, one fit) or a rate (adds null fits)"
@@ -146,12 +148,12 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     rss_data = _rss_mib()
     fdr = None if str(args.fdr).lower() == "none" else float(args.fdr)
     t0 = time.perf_counter()
+    chosen = {} if args.method == "default" else {"method": args.method, "lam": args.lam}
     sso.tl.sparse_ot(
         adata,
         groupby="drug",
         source="control",
-        method=args.method,
-        lam=args.lam,
+        **chosen,
         penalty="stvs",
         fdr=fdr,
         seed=args.seed,
