@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
@@ -31,16 +30,6 @@ def check_adata(adata: Any) -> AnnData:
         msg = f"Expected an AnnData object, got {type(adata).__name__}."
         raise TypeError(msg)
     return adata
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which rows, genes and matrix a fit reads."""
-
-    source_rows: np.ndarray
-    target_rows: dict[str, np.ndarray]
-    gene_idx: np.ndarray
-    layer: str | None
 
 
 def check_groups(
