@@ -30,6 +30,7 @@ from typing import Literal, get_args
 import numpy as np
 import ot
 
+from ..core.penalties import STVS
 from .exact import _check_pair, soft_threshold
 
 __all__ = ["elastic_map", "soft_threshold", "stvs_grad", "stvs_prox"]
@@ -326,10 +327,9 @@ def _elastic_cost(x: np.ndarray, y: np.ndarray, penalty: str, strength: float, g
         return cost
     if penalty == "l1":
         return cost + strength * ot.dist(x, y, metric="cityblock")
+    stvs = STVS(gamma=gamma)
     for rows in _row_blocks(x.shape[0], y.shape[0] * y.shape[1]):
-        z = np.abs(x[rows, None, :] - y[None, :, :])
-        sigma = np.arcsinh(z / (2.0 * gamma))
-        cost[rows] += strength * gamma**2 * (sigma + 0.5 - 0.5 * np.exp(-2.0 * sigma)).sum(-1)
+        cost[rows] += stvs.value(x[rows, None, :] - y[None, :, :], weight=strength)
     return cost
 
 

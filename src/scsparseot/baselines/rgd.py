@@ -9,9 +9,10 @@ Starting from the displacements ``D0 = T_exact(x) − x`` of the exact-OT baryce
            + \frac{\beta}{n} \|D - D_0\|_F^2,
     \qquad \ell_{0,\sigma}(z) = \sum_k 1 - e^{-z_k^2 / (2\sigma^2)},
 
-and returns ``x + D``. It only looks at the displacements: the map it returns is no longer an
-OT map, and moving away from ``D0`` costs nothing beyond the β term (the target distribution is not
-consulted again), which is why it reaches the dimension budget easily but not faithfully.
+and returns ``x + D`` (``ℓ_{0,σ}`` is :class:`~scsparseot.core.SmoothedL0`). It only looks at the
+displacements: the map it returns is no longer an OT map, and moving away from ``D0`` costs nothing
+beyond the β term (the target distribution is not consulted again), which is why it reaches the
+dimension budget easily but not faithfully.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import math
 
 import numpy as np
 
+from ..core.penalties import SmoothedL0
 from .exact import _check_pair, exact_ot_map
 
 __all__ = ["rgd_map"]
@@ -122,14 +124,14 @@ def rgd_map(
 
     d0 = exact_ot_map(x, y).astype(np.float64) - x
     delta = d0.copy()
-    two_sigma_sq = 2.0 * sigma**2
+    l0 = SmoothedL0(sigma=sigma)
     for _ in range(int(n_iters)):
         # gradient of the per-cell objective (n · L), so the step does not depend on n
-        bump = np.exp(-(delta**2) / two_sigma_sq)
-        over = (1.0 - bump).sum(1, keepdims=True) > max_dim  # hinge active
-        grad = np.where(over, delta * bump / sigma**2, 0.0) + 2.0 * beta * (delta - d0)
+        dim, grad_l0 = l0.value_and_grad(delta)
+        over = dim[:, None] > max_dim  # hinge active
+        grad = np.where(over, grad_l0, 0.0) + 2.0 * beta * (delta - d0)
         delta -= lr * grad
-    dim = (1.0 - np.exp(-(delta**2) / two_sigma_sq)).sum(1)
+    dim = l0.value(delta)
     logger.info(
         "RGD map: %d cells, smoothed-l0 dimension %.2f (budget %.3g, sigma=%.3g, beta=%.3g, %d steps)",
         x.shape[0],
