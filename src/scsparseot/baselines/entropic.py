@@ -30,8 +30,9 @@ from typing import Literal, get_args
 import numpy as np
 import ot
 
+from ..core._scale import median_positive_sd
 from ..core.penalties import STVS
-from .exact import _check_pair, soft_threshold
+from .exact import _check_pair, _check_support_tol, soft_threshold
 
 __all__ = ["elastic_map", "soft_threshold", "stvs_grad", "stvs_prox"]
 
@@ -222,9 +223,7 @@ def elastic_map(
         raise ValueError(msg)
     strength = _check_strength(penalty, strength)
     if gamma is None:
-        sd = x.std(0)
-        positive = sd[sd > 0]
-        gamma = float(np.median(positive)) if positive.size else 1.0
+        gamma = median_positive_sd(x.std(0))
     gamma = _check_positive("gamma", gamma)
     if reg is not None:
         reg = _check_positive("reg", reg)
@@ -376,14 +375,3 @@ def _check_strength(penalty: str, strength: float) -> float:
         )
         raise ValueError(msg)
     return float(strength)
-
-
-def _check_support_tol(support_tol: float | np.ndarray, n_genes: int) -> np.ndarray:
-    tol = np.asarray(support_tol, dtype=np.float64)
-    if tol.ndim > 1 or (tol.ndim == 1 and tol.shape != (n_genes,)):
-        msg = f"support_tol must be a scalar or have shape ({n_genes},) (one value per gene), got shape {tol.shape}."
-        raise ValueError(msg)
-    if not np.isfinite(tol).all() or np.any(tol < 0):
-        msg = f"support_tol must be finite and >= 0, got {support_tol!r}."
-        raise ValueError(msg)
-    return tol

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from ..core._scale import median_positive_sd
 from ..core.penalties import SmoothedL0
 from .exact import _check_pair, exact_ot_map
 
@@ -108,9 +109,7 @@ def rgd_map(
     max_dim = _check_number("max_dim", max_dim, positive=False)
     beta = _check_number("beta", beta, positive=False)
     if sigma is None:
-        sd = x.std(0)
-        positive = sd[sd > 0]
-        sigma = _SIGMA_FRACTION * (float(np.median(positive)) if positive.size else 1.0)
+        sigma = _SIGMA_FRACTION * median_positive_sd(x.std(0))
     sigma = _check_number("sigma", sigma, positive=True)
     if lr is None:
         lr = 0.5 / (1.0 / sigma**2 + 2.0 * beta)

@@ -59,6 +59,7 @@ import numpy as np
 from scipy import stats
 
 from ._npz import read_npz, write_npz
+from ._scale import floored_sd
 from .map import SparseOTMap
 from .responders import responder_fraction
 from .trainer import TrainConfig, Trainer, check_cells, finish
@@ -549,9 +550,7 @@ def fit_conditional(
         msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
         raise ValueError(msg)
     n_x, d = x.shape
-    mean, sd = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
-    positive = sd[sd > 0]
-    sd = np.where(sd > 0, sd, float(np.median(positive)) if positive.size else 1.0)
+    mean, sd = x.mean(0, dtype=np.float64), floored_sd(x.std(0, dtype=np.float64))
     zx, zy = ((x - mean) / sd).astype(np.float32), ((y - mean) / sd).astype(np.float32)
     b_all, se_all, df_all = _welch(zx, zy)
     p_all = _two_sided(b_all / se_all, df_all)

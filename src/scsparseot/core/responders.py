@@ -19,6 +19,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import trim_mean
 
+from .metrics import subsample_rows
+
 __all__ = ["responder_fraction", "target_response"]
 
 
@@ -79,7 +81,10 @@ def responder_fraction(
     n = min(x.shape[0], y.shape[0], max_cells or x.shape[0])
     draws = 1 if x.shape[0] == y.shape[0] == n else n_draws
     raw = [
-        _unclipped_fraction(_subsample(x, n, rng), _subsample(y, n, rng), n_neighbors) for _ in range(draws)
+        _unclipped_fraction(
+            *(np.asarray(subsample_rows(a, n, rng, sort=True), dtype=np.float64) for a in (x, y)), n_neighbors
+        )
+        for _ in range(draws)
     ]
     return float(np.clip(np.mean(raw), 0.0, 1.0))
 
@@ -186,9 +191,3 @@ def target_response(
         _, idx = cKDTree(tx[pool] / scale).query(y[rows] / scale, k=k)
         out[rows] = response[pool[idx.reshape(rows.size, k)]].mean(1)
     return out
-
-
-def _subsample(a: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
-    if n is None or a.shape[0] <= n:
-        return np.asarray(a, dtype=np.float64)
-    return np.asarray(a[np.sort(rng.choice(a.shape[0], n, replace=False))], dtype=np.float64)

@@ -29,6 +29,7 @@ import torch
 from scipy import sparse
 
 from ._device import resolve_device, seeded_torch
+from ._scale import floored_sd
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, n_moves
 from .cells import CellData, DenseCells, as_cells
 from .icnn import ACTIVATIONS, ICNN
@@ -217,9 +218,7 @@ def default_support_tol(x: np.ndarray | CellData | sparse.spmatrix, fraction: fl
         sd = as_cells(x).std(0, dtype=np.float64)
     else:
         sd = np.asarray(x, dtype=np.float64).std(0)
-    positive = sd[sd > 0]
-    floor = float(np.median(positive)) if positive.size else 1.0
-    return (fraction * np.where(sd > 0, sd, floor)).astype(np.float32)
+    return (fraction * floored_sd(sd)).astype(np.float32)
 
 
 def check_cells(name: str, a: np.ndarray, dtype: type = np.float32) -> np.ndarray:
