@@ -112,7 +112,7 @@ def compare(
         msg = f"pval_cutoff must lie in (0, 1], got {pval_cutoff!r}."
         raise ValueError(msg)
     groups = list(de["names"].dtype.names or ())
-    targets = [str(t) for t in res["summary"].index]
+    targets = _schema.fitted_targets(res)
     missing = [t for t in targets if t not in groups]
     if missing:
         msg = (
