@@ -18,10 +18,10 @@ dimension budget easily but not faithfully.
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 
+from .._checks import check_int, check_number
 from ..core._scale import median_positive_sd
 from ..core.penalties import SmoothedL0
 from .exact import _check_pair, exact_ot_map
@@ -106,20 +106,16 @@ def rgd_map(
     True
     """
     x, y = _check_pair(x, y)
-    max_dim = _check_number("max_dim", max_dim, positive=False)
-    beta = _check_number("beta", beta, positive=False)
+    max_dim = check_number("max_dim", max_dim, low=0)
+    beta = check_number("beta", beta, low=0)
     if sigma is None:
         sigma = _SIGMA_FRACTION * median_positive_sd(x.std(0))
-    sigma = _check_number("sigma", sigma, positive=True)
+    sigma = check_number("sigma", sigma, low=0, low_open=True)
     if lr is None:
         lr = 0.5 / (1.0 / sigma**2 + 2.0 * beta)
-    lr = _check_number("lr", lr, positive=True)
-    if isinstance(n_iters, bool) or not isinstance(n_iters, int | np.integer) or n_iters < 0:
-        msg = f"n_iters must be a non-negative integer, got {n_iters!r}."
-        raise ValueError(msg)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        msg = f"seed must be an integer, got {seed!r}."
-        raise ValueError(msg)
+    lr = check_number("lr", lr, low=0, low_open=True)
+    check_int("n_iters", n_iters, 0, expected="a non-negative integer")
+    check_int("seed", seed)
 
     d0 = exact_ot_map(x, y).astype(np.float64) - x
     delta = d0.copy()
@@ -141,17 +137,3 @@ def rgd_map(
         n_iters,
     )
     return (x + delta).astype(np.float32)
-
-
-def _check_number(name: str, value: float, *, positive: bool) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float | np.number)
-        and math.isfinite(value)
-        and (value > 0 if positive else value >= 0)
-    )
-    if not ok:
-        bound = "> 0" if positive else ">= 0"
-        msg = f"{name} must be a finite number {bound}, got {value!r}."
-        raise ValueError(msg)
-    return float(value)

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from .._checks import check_int
 from ._npz import read_npz, write_npz
 from ._scale import floored_sd
 from .map import SparseOTMap
@@ -134,10 +135,7 @@ class ConditionalConfig:
     def __post_init__(self) -> None:
         ints = {"n_states": 1, "n_pcs": 1, "n_knots": 2, "min_cells": 2, "max_cluster_cells": 10}
         for name, low in ints.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                msg = f"ConditionalConfig.{name} must be an integer >= {low}, got {value!r}."
-                raise ValueError(msg)
+            check_int(f"ConditionalConfig.{name}", getattr(self, name), low)
         if not 0 < self.heterogeneity < 1:
             msg = f"ConditionalConfig.heterogeneity must be in (0, 1), got {self.heterogeneity!r}."
             raise ValueError(msg)

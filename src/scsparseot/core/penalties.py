@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from .._checks import check_choice, check_number
 from .._types import PenaltyName
 
 if TYPE_CHECKING:
@@ -232,10 +233,7 @@ def get_penalty(penalty: PenaltyName | Penalty, **params: float) -> Penalty:
     """
     if isinstance(penalty, Penalty):
         return penalty
-    valid = get_args(PenaltyName)
-    if penalty not in valid:
-        msg = f"Unknown penalty {penalty!r}; choose one of {', '.join(map(repr, valid))}."
-        raise ValueError(msg)
+    check_choice("penalty", penalty, PenaltyName)
     try:
         return _REGISTRY[penalty](**params)
     except TypeError as err:
@@ -244,8 +242,6 @@ def get_penalty(penalty: PenaltyName | Penalty, **params: float) -> Penalty:
 
 
 def _check_positive(name: str, value: float) -> None:
-    if isinstance(value, bool) or not (
-        isinstance(value, int | float | np.number) and math.isfinite(value) and value > 0
-    ):
-        msg = f"Penalty parameter {name} must be a positive finite number, got {value!r}."
-        raise ValueError(msg)
+    check_number(
+        f"Penalty parameter {name}", value, low=0, low_open=True, expected="a positive finite number"
+    )

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import trim_mean
 
+from .._checks import check_int
 from .metrics import subsample_rows
 
 __all__ = ["responder_fraction", "target_response"]
@@ -72,9 +73,7 @@ def responder_fraction(
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         msg = f"x and y must be 2-D with the same number of columns, got shapes {x.shape} and {y.shape}."
         raise ValueError(msg)
-    if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
-        msg = f"n_draws must be a positive integer, got {n_draws!r}."
-        raise ValueError(msg)
+    check_int("n_draws", n_draws, 1, expected="a positive integer")
     if x.shape[1] == 0 or min(x.shape[0], y.shape[0]) < 2:
         return 0.0
     rng = np.random.default_rng(seed)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from .._checks import check_int, check_number
 from ._device import resolve_device, seeded_torch
 from ._scale import floored_sd
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, n_moves
@@ -123,20 +123,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         ints = {"n_iters": 0, "min_iters": 0, "g_steps": 1, "eval_every": 1, "eval_size": 2, "patience": 1}
         for name, low in ints.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                msg = f"TrainConfig.{name} must be an integer >= {low}, got {value!r}."
-                raise ValueError(msg)
+            check_int(f"TrainConfig.{name}", getattr(self, name), low)
         if not (self.lr > 0 and 0 <= self.lr_final <= 1):
             msg = f"TrainConfig needs lr > 0 and 0 <= lr_final <= 1, got lr={self.lr}, lr_final={self.lr_final}."
             raise ValueError(msg)
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool)
-            or not isinstance(self.batch_size, int | np.integer)
-            or self.batch_size < 2
-        ):
-            msg = f"TrainConfig.batch_size must be None or an integer >= 2, got {self.batch_size!r}."
-            raise ValueError(msg)
+        check_int("TrainConfig.batch_size", self.batch_size, 2, none_ok=True)
         if self.init not in ("gaussian", "identity"):
             msg = f"TrainConfig.init must be 'gaussian' or 'identity', got {self.init!r}."
             raise ValueError(msg)
@@ -606,10 +597,7 @@ def _check_lam(lam: float) -> float:
     if isinstance(lam, bool) or not isinstance(lam, int | float | np.floating | np.integer):
         msg = f"lam must be a number >= 0, got {lam!r}."
         raise TypeError(msg)
-    if not math.isfinite(lam) or lam < 0:
-        msg = f"lam must be a finite number >= 0, got {lam!r}."
-        raise ValueError(msg)
-    return float(lam)
+    return check_number("lam", lam, low=0)
 
 
 def fit_map(

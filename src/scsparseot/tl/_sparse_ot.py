@@ -8,7 +8,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -17,9 +17,11 @@ from .._docs import doc_adata, doc_params
 from .._types import MethodName
 from .._validation import (
     check_adata,
+    check_choice,
     check_finite,
     check_genes,
     check_groups,
+    check_int,
     check_layer,
     check_options,
     warn_data_issues,
@@ -516,9 +518,7 @@ def sparse_ot(
     if not (isinstance(min_support, int | float) and 0 <= min_support <= 1):
         msg = f"min_support must be a share between 0 and 1, got {min_support!r}."
         raise ValueError(msg)
-    if method not in get_args(MethodName):
-        msg = f"Unknown method {method!r}; choose one of {', '.join(map(repr, get_args(MethodName)))}."
-        raise ValueError(msg)
+    check_choice("method", method, MethodName)
     if method == "rgd" and max_genes is None:
         msg = "method='rgd' needs max_genes= (the limit on moved genes per cell)."
         raise ValueError(msg)
@@ -528,12 +528,8 @@ def sparse_ot(
     if fdr is not None and (isinstance(fdr, bool) or not isinstance(fdr, int | float) or not 0 < fdr <= 1):
         msg = f"fdr must be None or a rate in (0, 1], got {fdr!r}."
         raise ValueError(msg)
-    if isinstance(n_null, bool) or not isinstance(n_null, int | np.integer) or n_null < 1:
-        msg = f"n_null must be a positive integer, got {n_null!r}."
-        raise ValueError(msg)
-    if isinstance(n_runs, bool) or not isinstance(n_runs, int | np.integer) or n_runs < 0:
-        msg = f"n_runs must be a non-negative integer (number of stability refits), got {n_runs!r}."
-        raise ValueError(msg)
+    check_int("n_null", n_null, 1, expected="a positive integer")
+    check_int("n_runs", n_runs, 0, expected="a non-negative integer (number of stability refits)")
     source_rows, target_rows = check_groups(adata, groupby, source, target)
     bad = [t for t in target_rows if "/" in t]
     if bad:
