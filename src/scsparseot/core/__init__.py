@@ -5,6 +5,7 @@ from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
 from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores
 from .cells import CellData, CellProfile, DenseCells, LazyCells, SparseCells, as_cells
 from .conditional import ConditionalConfig, ConditionalFit, ConditionalMap, fit_conditional
+from .fit import fit_map
 from .icnn import ICNN
 from .map import SparseOTMap
 from .maps import map_from_arrays
@@ -21,7 +22,7 @@ from .responders import responder_fraction, target_response
 from .stability import select_by_support, selection_frequency
 from .stopping import ConvergenceMonitor
 from .summary import DisplacementSummary, summarise_displacements
-from .trainer import FitResult, TrainConfig, Trainer, default_support_tol, fit_map
+from .trainer import FitResult, TrainConfig, Trainer, default_support_tol
 
 __all__ = [
     "ICNN",

@@ -61,9 +61,10 @@ from scipy import stats
 from .._checks import check_int
 from ._npz import read_npz, write_npz
 from ._scale import floored_sd
+from .fit import finish
 from .map import SparseOTMap
 from .responders import responder_fraction
-from .trainer import TrainConfig, Trainer, check_cells, finish
+from .trainer import TrainConfig, Trainer, check_cells
 
 if TYPE_CHECKING:
     import os
