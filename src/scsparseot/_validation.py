@@ -43,9 +43,13 @@ def check_adata(adata: Any) -> AnnData:
 
 
 def check_groups(
-    adata: AnnData, groupby: str, source: str, target: str | Sequence[str] | None
+    adata: AnnData, groupby: str, source: str, target: str | Sequence[str] | None, *, stacklevel: int = 3
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Resolve source and target labels of ``obs[groupby]`` to row indices."""
+    """Resolve source and target labels of ``obs[groupby]`` to row indices.
+
+    A group that is too small to fit is skipped with a warning (at ``stacklevel``) when the targets
+    were not named, and is an error when they were.
+    """
     if not isinstance(groupby, str):
         msg = f"groupby must be the name of an obs column, got {type(groupby).__name__}."
         raise TypeError(msg)
@@ -98,7 +102,7 @@ def check_groups(
             warnings.warn(
                 f"Skipping group {t!r}: it has {rows.size} cell(s), at least 2 are needed.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
             continue
         target_rows[t] = rows
