@@ -33,8 +33,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .core.maps import map_from_arrays
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -298,6 +296,8 @@ def check_targets(
 
 def read_map(adata: AnnData, key: str, target: str | None = None) -> SparseOTMap | ConditionalMap:
     """Rebuild the fitted map of ``target`` (:class:`~scsparseot.core.SparseOTMap` or :class:`~scsparseot.core.ConditionalMap`)."""
+    from .core.maps import map_from_arrays  # torch: imported only when a map is rebuilt
+
     res = read_results(adata, key)
     target = check_target(res, key, target)
     pos = str(fitted_targets(res).index(target))
