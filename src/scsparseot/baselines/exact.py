@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from ..core.trainer import check_cells
+from ..core._rows import check_cells
 
 __all__ = ["exact_ot_map", "soft_threshold", "translation_map"]
 

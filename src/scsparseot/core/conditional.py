@@ -60,11 +60,12 @@ from scipy import stats
 
 from .._checks import check_int
 from ._npz import read_npz, write_npz
+from ._rows import check_cells
 from ._scale import floored_sd
 from .fit import finish
 from .map import SparseOTMap
 from .responders import responder_fraction
-from .trainer import TrainConfig, Trainer, check_cells
+from .trainer import TrainConfig, Trainer
 
 if TYPE_CHECKING:
     import os
