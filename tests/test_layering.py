@@ -4,7 +4,7 @@ Each layer's files are checked twice: no import anywhere in them names a forbidd
 and nothing they import when they are imported, followed through the package's own modules, does
 (transitive: module-level imports, not those under ``if TYPE_CHECKING:`` or inside functions, which
 run only when called). ``datasets`` and ``get`` are also imported in a fresh interpreter where torch
-cannot be imported.
+cannot be imported, and the package's modules must not import each other in a cycle.
 """
 
 from __future__ import annotations
@@ -165,6 +165,29 @@ def test_transitive_check_sees_through_modules():
     # and skips what is imported only for type checking or inside functions
     assert "scsparseot.core.maps" not in _runtime_imports(MODULES["scsparseot._schema"])
     assert "scsparseot.core.maps" in _imports(MODULES["scsparseot._schema"])
+
+
+def test_no_import_cycles():
+    # module-level imports between the package's modules form no cycle (a module importing its own
+    # parent package, as ``from . import x`` does, is not an edge: the parent is already loading)
+    graph = {}
+    for name, path in MODULES.items():
+        parts = name.split(".")
+        parents = {".".join(parts[:i]) for i in range(1, len(parts))}
+        graph[name] = {n for n in _runtime_imports(path) if n in MODULES and n not in parents | {name}}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for dep in sorted(graph[name]):
+            assert state.get(dep) != 1, f"import cycle: {' -> '.join([*path, name, dep])}"
+            if dep not in state:
+                visit(dep, [*path, name])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
 
 
 @pytest.mark.parametrize("module", ["scsparseot.datasets", "scsparseot.get"])
