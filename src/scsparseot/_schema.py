@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .core.maps import map_from_arrays
-
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from anndata import AnnData
 
     from .core import ConditionalMap, SparseOTMap
@@ -223,7 +223,7 @@ def _drop_previous(adata: AnnData, key: str) -> None:
     old = adata.uns.get(key)
     if not isinstance(old, dict) or "summary" not in old:
         return
-    targets = [str(t) for t in old["summary"].index]
+    targets = fitted_targets(old)
     for t in targets:
         adata.layers.pop(layer_key(key, t, len(targets)), None)
         if response_key(key, t) in adata.obs:
@@ -245,9 +245,14 @@ def read_results(adata: AnnData, key: str) -> dict[str, Any]:
     return res
 
 
+def fitted_targets(res: dict[str, Any]) -> list[str]:
+    """The targets of a fit's results (``read_results``), in the order they were fitted."""
+    return [str(t) for t in res["summary"].index]
+
+
 def check_target(res: dict[str, Any], key: str, target: str | None) -> str:
     """Resolve ``target`` (``None`` is allowed only when one target was fitted)."""
-    targets = [str(t) for t in res["summary"].index]
+    targets = fitted_targets(res)
     if target is None:
         if len(targets) == 1:
             return targets[0]
@@ -259,11 +264,43 @@ def check_target(res: dict[str, Any], key: str, target: str | None) -> str:
     return str(target)
 
 
+def check_targets(
+    res: dict[str, Any], key: str, targets: str | Sequence[str] | None, *, allow_empty: bool = True
+) -> list[str]:
+    """Resolve ``targets``: one name or a list, each checked with :func:`check_target`.
+
+    Parameters
+    ----------
+    res
+        The results (:func:`read_results`).
+    key
+        Their key, for messages.
+    targets
+        A target, a list of targets, or ``None`` for every fitted target (in fit order).
+    allow_empty
+        Whether an empty list is returned as such; otherwise it raises a :class:`ValueError`.
+
+    Returns
+    -------
+    list of str
+        The target names, in the order given.
+    """
+    if targets is None:
+        return fitted_targets(res)
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    if not targets and not allow_empty:
+        msg = "targets is empty; pass None for every fitted target or a list of target names."
+        raise ValueError(msg)
+    return [check_target(res, key, t) for t in targets]
+
+
 def read_map(adata: AnnData, key: str, target: str | None = None) -> SparseOTMap | ConditionalMap:
     """Rebuild the fitted map of ``target`` (:class:`~scsparseot.core.SparseOTMap` or :class:`~scsparseot.core.ConditionalMap`)."""
+    from .core.maps import map_from_arrays  # torch: imported only when a map is rebuilt
+
     res = read_results(adata, key)
     target = check_target(res, key, target)
-    pos = str(list(map(str, res["summary"].index)).index(target))
+    pos = str(fitted_targets(res).index(target))
     maps = res.get("maps", {})
     if pos not in maps:
         msg = f"The map of {target!r} was not stored; rerun tl.sparse_ot with store_maps=True."

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
+from ._checks import check_choice, check_int, check_number, is_number
+from ._checks import listing as _listing
 from ._types import PenaltyName
 from .core.cells import CellData
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
-
-def _listing(values: Iterable[Any], limit: int = 20) -> str:
-    values = [repr(str(v)) for v in values]
-    more = f", … ({len(values) - limit} more)" if len(values) > limit else ""
-    return ", ".join(values[:limit]) + more or "(none)"
+__all__ = [
+    "check_adata",
+    "check_choice",
+    "check_finite",
+    "check_genes",
+    "check_groups",
+    "check_int",
+    "check_layer",
+    "check_number",
+    "check_options",
+    "dense_rows",
+    "is_number",
+    "warn_data_issues",
+]
 
 
 def check_adata(adata: Any) -> AnnData:
@@ -33,20 +42,14 @@ def check_adata(adata: Any) -> AnnData:
     return adata
 
 
-@dataclass(frozen=True)
-class Selection:
-    """Which rows, genes and matrix a fit reads."""
-
-    source_rows: np.ndarray
-    target_rows: dict[str, np.ndarray]
-    gene_idx: np.ndarray
-    layer: str | None
-
-
 def check_groups(
-    adata: AnnData, groupby: str, source: str, target: str | Sequence[str] | None
+    adata: AnnData, groupby: str, source: str, target: str | Sequence[str] | None, *, stacklevel: int = 3
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Resolve source and target labels of ``obs[groupby]`` to row indices."""
+    """Resolve source and target labels of ``obs[groupby]`` to row indices.
+
+    A group that is too small to fit is skipped with a warning (at ``stacklevel``) when the targets
+    were not named, and is an error when they were.
+    """
     if not isinstance(groupby, str):
         msg = f"groupby must be the name of an obs column, got {type(groupby).__name__}."
         raise TypeError(msg)
@@ -99,7 +102,7 @@ def check_groups(
             warnings.warn(
                 f"Skipping group {t!r}: it has {rows.size} cell(s), at least 2 are needed.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
             continue
         target_rows[t] = rows
@@ -174,34 +177,22 @@ def check_options(
         if lam != "auto":
             msg = f"lam must be a number >= 0 or 'auto', got {lam!r}."
             raise ValueError(msg)
-    elif isinstance(lam, bool) or not isinstance(lam, int | float | np.number):
+    elif not is_number(lam):
         msg = f"lam must be a number >= 0 or 'auto', got {type(lam).__name__}."
         raise TypeError(msg)
-    elif not math.isfinite(lam) or lam < 0:
-        msg = f"lam must be a finite number >= 0, got {lam!r}."
-        raise ValueError(msg)
-    if isinstance(penalty, str) and penalty not in get_args(PenaltyName):
-        msg = f"Unknown penalty {penalty!r}; choose one of {', '.join(map(repr, get_args(PenaltyName)))}."
-        raise ValueError(msg)
-    if support_tol is not None and (
-        isinstance(support_tol, bool)
-        or not isinstance(support_tol, int | float | np.number)
-        or not support_tol >= 0
-    ):
-        msg = f"support_tol must be None or a number >= 0 (data units), got {support_tol!r}."
-        raise ValueError(msg)
+    else:
+        check_number("lam", lam, low=0)
+    if isinstance(penalty, str):
+        check_choice("penalty", penalty, PenaltyName)
+    check_number(
+        "support_tol", support_tol, low=0, finite=False, none_ok=True, expected="a number >= 0 (data units)"
+    )
     if not isinstance(key_added, str) or not key_added:
         msg = f"key_added must be a non-empty string, got {key_added!r}."
         raise TypeError(msg)
-    for name, value, low in (("n_iters", n_iters, 0), ("batch_size", batch_size, 2)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low
-        ):
-            msg = f"{name} must be None or an integer >= {low}, got {value!r}."
-            raise ValueError(msg)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        msg = f"seed must be a non-negative integer, got {seed!r}."
-        raise ValueError(msg)
+    check_int("n_iters", n_iters, 0, none_ok=True)
+    check_int("batch_size", batch_size, 2, none_ok=True)
+    check_int("seed", seed, 0, expected="a non-negative integer")
 
 
 def dense_rows(matrix: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -1,12 +1,11 @@
-"""Device resolution and seed spawning."""
+"""Device resolution."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from scsparseot.core import resolve_device, spawn_seeds
+from scsparseot.core import resolve_device
 
 
 def test_auto_matches_cuda_availability():
@@ -45,29 +44,3 @@ def test_bad_names(name):
 def test_non_string_type_error(value):
     with pytest.raises(TypeError, match="device must be a string"):
         resolve_device(value)
-
-
-def test_spawn_seeds_prefix_stable_and_distinct():
-    ten = spawn_seeds(0, 10)
-    assert len(ten) == 10
-    assert all(isinstance(s, int) for s in ten)
-    assert len(set(ten)) == 10
-    for n in range(11):
-        assert spawn_seeds(0, n) == ten[:n]
-
-
-def test_spawn_seeds_depend_on_seed_and_match_seed_sequence():
-    a, b = spawn_seeds(1, 5), spawn_seeds(2, 5)
-    assert a != b
-    assert not set(a) & set(b)
-    assert spawn_seeds(1, 5) == a  # deterministic
-    # the i-th seed is the first uint32 word of the i-th child of SeedSequence(seed)
-    child = np.random.SeedSequence(1).spawn(5)[3]
-    assert a[3] == int(child.generate_state(1, dtype=np.uint32)[0])
-
-
-def test_spawn_seeds_usable_as_seeds():
-    seeds = spawn_seeds(123, 3)
-    assert all(0 <= s < 2**32 for s in seeds)
-    draws = [np.random.default_rng(s).normal() for s in seeds]
-    assert len(set(draws)) == 3

@@ -316,3 +316,26 @@ def test_penalties_are_frozen():
 def test_numpy_scalar_parameters_accepted():
     assert STVS(gamma=np.float32(0.5)).gamma == pytest.approx(0.5)
     assert SmoothedL0(sigma=np.int64(2)).sigma == 2
+
+
+# ------------------------------------------------------------------------- numpy evaluation (baselines)
+@pytest.mark.parametrize("penalty", [L1(), STVS(gamma=0.5), STVS(gamma=2.0), SmoothedL0(sigma=0.7)], ids=repr)
+def test_numpy_value_matches_torch_call(penalty: Penalty):
+    z = _randn(6, 4, seed=3)
+    # the same formula; numpy's and torch's elementary functions may differ in the last bit
+    np.testing.assert_allclose(penalty.value(z.numpy()), penalty(z).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(penalty.value(z.numpy(), weight=0.3), 0.3 * penalty(z).numpy(), rtol=1e-12)
+
+
+def test_smoothed_l0_numpy_gradient_matches_autograd():
+    penalty = SmoothedL0(sigma=0.7)
+    z = _randn(5, 3, seed=4).requires_grad_(True)
+    penalty(z).sum().backward()
+    value, grad = penalty.value_and_grad(z.detach().numpy())
+    np.testing.assert_array_equal(value, penalty.value(z.detach().numpy()))
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-12)
+
+
+def test_k_overlap_has_no_numpy_value():
+    with pytest.raises(NotImplementedError, match="KOverlap has no numpy evaluation"):
+        KOverlap(k=2).value(np.ones((2, 3)))

@@ -68,26 +68,5 @@ def test_reset_forgets_history():
     m = ConvergenceMonitor(patience=2)
     _run(m, [1.0, 1.0])  # one quiet evaluation recorded
     m.reset()
-    assert m.state_dict() == {"last_err": None, "last_dim": None, "quiet": 0}
     # after a reset the first evaluation is only a reference again: two more quiet ones are needed
     assert _run(m, [5.0, 5.0, 5.0]) == [(False, ""), (False, ""), (True, "converged")]
-
-
-def test_state_dict_round_trip():
-    m = ConvergenceMonitor(patience=3, min_delta=0.01)
-    _run(m, [2.0, 1.999, 1.998])  # two quiet evaluations
-    state = m.state_dict()
-    assert state == {"last_err": 1.998, "last_dim": 3.0, "quiet": 2}
-    fresh = ConvergenceMonitor(patience=3, min_delta=0.01)
-    fresh.load_state_dict(state)
-    assert fresh.state_dict() == state
-    # both continue identically: one more quiet evaluation converges
-    assert fresh.update(err=1.9975, dim=3.0) == m.update(err=1.9975, dim=3.0) == (True, "converged")
-
-
-def test_load_empty_state():
-    m = ConvergenceMonitor(patience=1)
-    _run(m, [1.0])
-    m.load_state_dict({"last_err": None, "last_dim": None, "quiet": None})
-    assert m.state_dict() == {"last_err": None, "last_dim": None, "quiet": 0}
-    assert m.update(err=1.0, dim=3.0) == (False, "")  # no reference any more

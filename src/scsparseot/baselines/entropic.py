@@ -25,12 +25,15 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import Literal, get_args
+from typing import Literal
 
 import numpy as np
 import ot
 
-from .exact import _check_pair, soft_threshold
+from .._checks import check_choice, check_int, check_number
+from ..core._scale import median_positive_sd
+from ..core.penalties import STVS
+from .exact import _check_pair, _check_support_tol, soft_threshold
 
 __all__ = ["elastic_map", "soft_threshold", "stvs_grad", "stvs_prox"]
 
@@ -215,25 +218,14 @@ def elastic_map(
     (True, True)
     """
     x, y = _check_pair(x, y)
-    valid = get_args(ElasticPenalty)
-    if penalty not in valid:
-        msg = f"Unknown penalty {penalty!r} for the elastic map; choose one of {', '.join(map(repr, valid))}."
-        raise ValueError(msg)
+    check_choice("penalty", penalty, ElasticPenalty, context=" for the elastic map")
     strength = _check_strength(penalty, strength)
     if gamma is None:
-        sd = x.std(0)
-        positive = sd[sd > 0]
-        gamma = float(np.median(positive)) if positive.size else 1.0
+        gamma = median_positive_sd(x.std(0))
     gamma = _check_positive("gamma", gamma)
     if reg is not None:
         reg = _check_positive("reg", reg)
-    if (
-        isinstance(n_iter_sinkhorn, bool)
-        or not isinstance(n_iter_sinkhorn, int | np.integer)
-        or n_iter_sinkhorn < 1
-    ):
-        msg = f"n_iter_sinkhorn must be a positive integer, got {n_iter_sinkhorn!r}."
-        raise ValueError(msg)
+    check_int("n_iter_sinkhorn", n_iter_sinkhorn, 1, expected="a positive integer")
     tol = None if support_tol is None else _check_support_tol(support_tol, x.shape[1])
 
     cost = _elastic_cost(x, y, penalty, strength, gamma)
@@ -326,10 +318,9 @@ def _elastic_cost(x: np.ndarray, y: np.ndarray, penalty: str, strength: float, g
         return cost
     if penalty == "l1":
         return cost + strength * ot.dist(x, y, metric="cityblock")
+    stvs = STVS(gamma=gamma)
     for rows in _row_blocks(x.shape[0], y.shape[0] * y.shape[1]):
-        z = np.abs(x[rows, None, :] - y[None, :, :])
-        sigma = np.arcsinh(z / (2.0 * gamma))
-        cost[rows] += strength * gamma**2 * (sigma + 0.5 - 0.5 * np.exp(-2.0 * sigma)).sum(-1)
+        cost[rows] += stvs.value(x[rows, None, :] - y[None, :, :], weight=strength)
     return cost
 
 
@@ -351,24 +342,11 @@ def _row_blocks(n: int, entries_per_row: int) -> list[slice]:
 
 
 def _check_positive(name: str, value: float) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float | np.number)
-        or not (math.isfinite(value) and value > 0)
-    ):
-        msg = f"{name} must be a positive finite number, got {value!r}."
-        raise ValueError(msg)
-    return float(value)
+    return check_number(name, value, low=0, low_open=True, expected="a positive finite number")
 
 
 def _check_strength(penalty: str, strength: float) -> float:
-    if (
-        isinstance(strength, bool)
-        or not isinstance(strength, int | float | np.number)
-        or not (math.isfinite(strength) and strength >= 0)
-    ):
-        msg = f"strength must be a finite number >= 0, got {strength!r}."
-        raise ValueError(msg)
+    check_number("strength", strength, low=0)
     if penalty == "stvs" and strength > _STVS_MAX_STRENGTH:
         msg = (
             f"strength must be <= {_STVS_MAX_STRENGTH:g} for the STVS penalty (h = ½‖z‖² + strength·STVS "
@@ -376,14 +354,3 @@ def _check_strength(penalty: str, strength: float) -> float:
         )
         raise ValueError(msg)
     return float(strength)
-
-
-def _check_support_tol(support_tol: float | np.ndarray, n_genes: int) -> np.ndarray:
-    tol = np.asarray(support_tol, dtype=np.float64)
-    if tol.ndim > 1 or (tol.ndim == 1 and tol.shape != (n_genes,)):
-        msg = f"support_tol must be a scalar or have shape ({n_genes},) (one value per gene), got shape {tol.shape}."
-        raise ValueError(msg)
-    if not np.isfinite(tol).all() or np.any(tol < 0):
-        msg = f"support_tol must be finite and >= 0, got {support_tol!r}."
-        raise ValueError(msg)
-    return tol

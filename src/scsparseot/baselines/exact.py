@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from ..core.trainer import check_cells
+from ..core._rows import check_cells
 
 __all__ = ["exact_ot_map", "soft_threshold", "translation_map"]
 
@@ -30,6 +30,18 @@ def _check_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         )
         raise ValueError(msg)
     return x, y
+
+
+def _check_support_tol(support_tol: float | np.ndarray, n_genes: int) -> np.ndarray:
+    """``support_tol`` as float64 after checking it is finite, ``>= 0`` and a scalar or one value per gene."""
+    tol = np.asarray(support_tol, dtype=np.float64)
+    if tol.ndim > 1 or (tol.ndim == 1 and tol.shape != (n_genes,)):
+        msg = f"support_tol must be a scalar or have shape ({n_genes},) (one value per gene), got shape {tol.shape}."
+        raise ValueError(msg)
+    if not np.isfinite(tol).all() or np.any(tol < 0):
+        msg = f"support_tol must be finite and >= 0, got {support_tol!r}."
+        raise ValueError(msg)
+    return tol
 
 
 def soft_threshold(z: np.ndarray, tol: float | np.ndarray) -> np.ndarray:
@@ -151,12 +163,6 @@ def translation_map(x: np.ndarray, y: np.ndarray, support_tol: float | np.ndarra
            [4.5, 2. ]], dtype=float32)
     """
     x, y = _check_pair(x, y)
-    tol = np.asarray(support_tol, dtype=np.float64)
-    if tol.ndim > 1 or (tol.ndim == 1 and tol.shape != (x.shape[1],)):
-        msg = f"support_tol must be a scalar or have shape ({x.shape[1]},) (one value per gene), got shape {tol.shape}."
-        raise ValueError(msg)
-    if not np.isfinite(tol).all() or np.any(tol < 0):
-        msg = f"support_tol must be finite and >= 0, got {support_tol!r}."
-        raise ValueError(msg)
+    tol = _check_support_tol(support_tol, x.shape[1])
     shift = soft_threshold(y.mean(0) - x.mean(0), tol)
     return (x + shift).astype(np.float32)

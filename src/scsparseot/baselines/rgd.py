@@ -9,18 +9,21 @@ Starting from the displacements ``D0 = T_exact(x) − x`` of the exact-OT baryce
            + \frac{\beta}{n} \|D - D_0\|_F^2,
     \qquad \ell_{0,\sigma}(z) = \sum_k 1 - e^{-z_k^2 / (2\sigma^2)},
 
-and returns ``x + D``. It only looks at the displacements: the map it returns is no longer an
-OT map, and moving away from ``D0`` costs nothing beyond the β term (the target distribution is not
-consulted again), which is why it reaches the dimension budget easily but not faithfully.
+and returns ``x + D`` (``ℓ_{0,σ}`` is :class:`~scsparseot.core.SmoothedL0`). It only looks at the
+displacements: the map it returns is no longer an OT map, and moving away from ``D0`` costs nothing
+beyond the β term (the target distribution is not consulted again), which is why it reaches the
+dimension budget easily but not faithfully.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 
+from .._checks import check_int, check_number
+from ..core._scale import median_positive_sd
+from ..core.penalties import SmoothedL0
 from .exact import _check_pair, exact_ot_map
 
 __all__ = ["rgd_map"]
@@ -103,33 +106,27 @@ def rgd_map(
     True
     """
     x, y = _check_pair(x, y)
-    max_dim = _check_number("max_dim", max_dim, positive=False)
-    beta = _check_number("beta", beta, positive=False)
+    max_dim = check_number("max_dim", max_dim, low=0)
+    beta = check_number("beta", beta, low=0)
     if sigma is None:
-        sd = x.std(0)
-        positive = sd[sd > 0]
-        sigma = _SIGMA_FRACTION * (float(np.median(positive)) if positive.size else 1.0)
-    sigma = _check_number("sigma", sigma, positive=True)
+        sigma = _SIGMA_FRACTION * median_positive_sd(x.std(0))
+    sigma = check_number("sigma", sigma, low=0, low_open=True)
     if lr is None:
         lr = 0.5 / (1.0 / sigma**2 + 2.0 * beta)
-    lr = _check_number("lr", lr, positive=True)
-    if isinstance(n_iters, bool) or not isinstance(n_iters, int | np.integer) or n_iters < 0:
-        msg = f"n_iters must be a non-negative integer, got {n_iters!r}."
-        raise ValueError(msg)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        msg = f"seed must be an integer, got {seed!r}."
-        raise ValueError(msg)
+    lr = check_number("lr", lr, low=0, low_open=True)
+    check_int("n_iters", n_iters, 0, expected="a non-negative integer")
+    check_int("seed", seed)
 
     d0 = exact_ot_map(x, y).astype(np.float64) - x
     delta = d0.copy()
-    two_sigma_sq = 2.0 * sigma**2
+    l0 = SmoothedL0(sigma=sigma)
     for _ in range(int(n_iters)):
         # gradient of the per-cell objective (n · L), so the step does not depend on n
-        bump = np.exp(-(delta**2) / two_sigma_sq)
-        over = (1.0 - bump).sum(1, keepdims=True) > max_dim  # hinge active
-        grad = np.where(over, delta * bump / sigma**2, 0.0) + 2.0 * beta * (delta - d0)
+        dim, grad_l0 = l0.value_and_grad(delta)
+        over = dim[:, None] > max_dim  # hinge active
+        grad = np.where(over, grad_l0, 0.0) + 2.0 * beta * (delta - d0)
         delta -= lr * grad
-    dim = (1.0 - np.exp(-(delta**2) / two_sigma_sq)).sum(1)
+    dim = l0.value(delta)
     logger.info(
         "RGD map: %d cells, smoothed-l0 dimension %.2f (budget %.3g, sigma=%.3g, beta=%.3g, %d steps)",
         x.shape[0],
@@ -140,17 +137,3 @@ def rgd_map(
         n_iters,
     )
     return (x + delta).astype(np.float32)
-
-
-def _check_number(name: str, value: float, *, positive: bool) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float | np.number)
-        and math.isfinite(value)
-        and (value > 0 if positive else value >= 0)
-    )
-    if not ok:
-        bound = "> 0" if positive else ">= 0"
-        msg = f"{name} must be a finite number {bound}, got {value!r}."
-        raise ValueError(msg)
-    return float(value)

@@ -1,10 +1,11 @@
 """Pure torch/numpy core: ICNN potentials, penalties, trainer, metrics. No AnnData here."""
 
-from ._device import named_seed, resolve_device, spawn_seeds
+from ._device import named_seed, resolve_device
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
 from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores
 from .cells import CellData, CellProfile, DenseCells, LazyCells, SparseCells, as_cells
 from .conditional import ConditionalConfig, ConditionalFit, ConditionalMap, fit_conditional
+from .fit import fit_map
 from .icnn import ICNN
 from .map import SparseOTMap
 from .maps import map_from_arrays
@@ -18,10 +19,10 @@ from .metrics import (
 )
 from .penalties import L1, STVS, KOverlap, Penalty, SmoothedL0, get_penalty
 from .responders import responder_fraction, target_response
-from .stability import select_by_support, selected_genes, selection_frequency
+from .stability import select_by_support, selection_frequency
 from .stopping import ConvergenceMonitor
 from .summary import DisplacementSummary, summarise_displacements
-from .trainer import FitResult, TrainConfig, Trainer, default_support_tol, fit_map
+from .trainer import FitResult, TrainConfig, Trainer, default_support_tol
 
 __all__ = [
     "ICNN",
@@ -65,10 +66,8 @@ __all__ = [
     "resolve_device",
     "responder_fraction",
     "select_by_support",
-    "selected_genes",
     "selection_frequency",
     "sliced_wasserstein",
-    "spawn_seeds",
     "summarise_displacements",
     "support_frequency",
     "target_response",

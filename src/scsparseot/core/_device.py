@@ -15,7 +15,7 @@ from .._types import DeviceName
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["named_seed", "resolve_device", "seeded_torch", "spawn_seeds"]
+__all__ = ["named_seed", "resolve_device", "seeded_torch"]
 
 _GLOBAL_RNG_LOCK = threading.RLock()
 
@@ -67,24 +67,10 @@ def resolve_device(device: DeviceName | str | torch.device = "auto") -> torch.de
         raise ValueError(msg) from err
 
 
-def spawn_seeds(seed: int, n: int) -> list[int]:
-    """``n`` independent integer seeds derived from one ``seed`` (``numpy.random.SeedSequence``).
-
-    Results then do not depend on the order in which targets are fitted or on the executor.
-
-    Examples
-    --------
-    >>> spawn_seeds(0, 2) == spawn_seeds(0, 3)[:2]
-    True
-    """
-    children = np.random.SeedSequence(seed).spawn(n)
-    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
-
-
 def named_seed(seed: int, name: str) -> int:
     """An integer seed for the stream called ``name``, derived from ``seed``.
 
-    Unlike positions in :func:`spawn_seeds`, names do not change when targets are reordered, added
+    Unlike positions in a list of targets, names do not change when targets are reordered, added
     or fitted on other workers, so each target's fit depends only on ``seed`` and its own name.
 
     Examples

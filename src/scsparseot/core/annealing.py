@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -32,11 +32,54 @@ from .schedules import geometric_decay
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .trainer import Trainer
-
-__all__ = ["AnnealConfig", "accept_move", "anneal_lambda", "constrain_dimension", "move_range", "n_moves"]
+__all__ = [
+    "AnnealConfig",
+    "SearchTrainer",
+    "accept_move",
+    "anneal_lambda",
+    "constrain_dimension",
+    "move_range",
+    "n_moves",
+]
 
 MOVE_KEYS = ("step", "lam", "eval", "dim", "err", "accepted", "temperature")
+
+
+class SearchTrainer(Protocol):
+    """What the λ searches use of a trainer (:class:`~scsparseot.core.Trainer` provides it).
+
+    Attributes
+    ----------
+    lam
+        Current penalty strength λ (the searches set it).
+    step
+        Iterations run so far.
+    """
+
+    lam: float
+    step: int
+
+    def train(
+        self,
+        n_steps: int,
+        *,
+        callback: Callable[[dict[str, float]], None] | None = None,
+        stop_early: bool = True,
+    ) -> str:
+        """Run up to ``n_steps`` iterations; return why training stopped."""
+        ...
+
+    def evaluate(self) -> dict[str, float]:
+        """The current ``dim``, ``err``, ``spa`` and ``lam``."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """A copy of everything needed to go back to this point (λ included)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go back to a :meth:`state_dict`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -142,7 +185,13 @@ class _Moves:
         self.rows: dict[str, list[float]] = {k: [] for k in MOVE_KEYS}
 
     def add(
-        self, trainer: Trainer, record: dict[str, float], value: float, *, accepted: bool, temperature: float
+        self,
+        trainer: SearchTrainer,
+        record: dict[str, float],
+        value: float,
+        *,
+        accepted: bool,
+        temperature: float,
     ) -> None:
         row = {
             "step": trainer.step,
@@ -162,13 +211,15 @@ class _Moves:
         return out
 
 
-def _train(trainer: Trainer, n: int, callback: Callable[[dict[str, float]], None] | None) -> dict[str, float]:
+def _train(
+    trainer: SearchTrainer, n: int, callback: Callable[[dict[str, float]], None] | None
+) -> dict[str, float]:
     trainer.train(n, callback=callback, stop_early=False)
     return trainer.evaluate()
 
 
 def anneal_lambda(
-    trainer: Trainer,
+    trainer: SearchTrainer,
     config: AnnealConfig | None = None,
     *,
     seed: int = 0,
@@ -211,7 +262,7 @@ def anneal_lambda(
 
 
 def constrain_dimension(
-    trainer: Trainer,
+    trainer: SearchTrainer,
     max_dim: float,
     config: AnnealConfig | None = None,
     *,

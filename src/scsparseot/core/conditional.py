@@ -58,10 +58,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from .._checks import check_int
 from ._npz import read_npz, write_npz
+from ._rows import check_cells
+from ._scale import floored_sd
+from .fit import finish
 from .map import SparseOTMap
 from .responders import responder_fraction
-from .trainer import TrainConfig, Trainer, check_cells, finish
+from .trainer import TrainConfig, Trainer
 
 if TYPE_CHECKING:
     import os
@@ -133,10 +137,7 @@ class ConditionalConfig:
     def __post_init__(self) -> None:
         ints = {"n_states": 1, "n_pcs": 1, "n_knots": 2, "min_cells": 2, "max_cluster_cells": 10}
         for name, low in ints.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                msg = f"ConditionalConfig.{name} must be an integer >= {low}, got {value!r}."
-                raise ValueError(msg)
+            check_int(f"ConditionalConfig.{name}", getattr(self, name), low)
         if not 0 < self.heterogeneity < 1:
             msg = f"ConditionalConfig.heterogeneity must be in (0, 1), got {self.heterogeneity!r}."
             raise ValueError(msg)
@@ -549,9 +550,7 @@ def fit_conditional(
         msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
         raise ValueError(msg)
     n_x, d = x.shape
-    mean, sd = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)
-    positive = sd[sd > 0]
-    sd = np.where(sd > 0, sd, float(np.median(positive)) if positive.size else 1.0)
+    mean, sd = x.mean(0, dtype=np.float64), floored_sd(x.std(0, dtype=np.float64))
     zx, zy = ((x - mean) / sd).astype(np.float32), ((y - mean) / sd).astype(np.float32)
     b_all, se_all, df_all = _welch(zx, zy)
     p_all = _two_sided(b_all / se_all, df_all)

@@ -12,16 +12,38 @@ if TYPE_CHECKING:
 
 __all__ = [
     "displacement_dim",
+    "moved",
     "precision_at_k",
     "rank_genes",
     "recall",
     "sliced_wasserstein",
     "subsample_index",
+    "subsample_rows",
     "support_frequency",
 ]
 
 
-def _support(delta: np.ndarray, support_tol: float | np.ndarray) -> np.ndarray:
+def moved(delta: np.ndarray, support_tol: float | np.ndarray) -> np.ndarray:
+    """Which coordinates of the displacements move: ``|Δ| > support_tol``.
+
+    Parameters
+    ----------
+    delta
+        Displacements ``T(x) − x``.
+    support_tol
+        Absolute tolerance, scalar or one value per gene (broadcast against ``delta``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask, same shape as ``delta``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> moved(np.array([[0.5, -2.0]]), 1.0)
+    array([[False,  True]])
+    """
     return np.abs(delta) > np.asarray(support_tol)
 
 
@@ -46,14 +68,14 @@ def displacement_dim(delta: np.ndarray, support_tol: float | np.ndarray) -> floa
     """
     if delta.size == 0:
         return 0.0
-    return float(_support(delta, support_tol).sum(1).mean())
+    return float(moved(delta, support_tol).sum(1).mean())
 
 
 def support_frequency(delta: np.ndarray, support_tol: float | np.ndarray) -> np.ndarray:
     """Fraction of cells in which each gene moves (``|Δ_i| > support_tol``), shape ``(n_genes,)``."""
     if delta.shape[0] == 0:
         return np.zeros(delta.shape[1])
-    return _support(delta, support_tol).mean(0)
+    return moved(delta, support_tol).mean(0)
 
 
 def sliced_wasserstein(
@@ -78,7 +100,7 @@ def sliced_wasserstein(
         Seed of the projections and the subsampling, so that values are comparable across calls.
     """
     rng = np.random.default_rng(seed)
-    x, y = (_subsample(a, max_points, rng) for a in (x, y))
+    x, y = (subsample_rows(a, max_points, rng) for a in (x, y))
     return float(
         ot.sliced_wasserstein_distance(
             np.ascontiguousarray(x, dtype=np.float64),
@@ -89,9 +111,31 @@ def sliced_wasserstein(
     )
 
 
-def _subsample(a: np.ndarray, max_points: int | None, rng: np.random.Generator) -> np.ndarray:
+def subsample_rows(
+    a: np.ndarray, max_points: int | None, rng: np.random.Generator, *, sort: bool = False
+) -> np.ndarray:
+    """At most ``max_points`` rows of ``a``, drawn without replacement (:func:`subsample_index`).
+
+    Parameters
+    ----------
+    a
+        Array whose rows are drawn.
+    max_points
+        Largest number of rows kept (``None``: all).
+    rng
+        Generator of the draw (not used when every row is kept).
+    sort
+        Keep the drawn rows in their original order.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``a`` itself when it has at most ``max_points`` rows, else the drawn rows.
+    """
     idx = subsample_index(a.shape[0], max_points, rng)
-    return a if idx is None else a[idx]
+    if idx is None:
+        return a
+    return a[np.sort(idx) if sort else idx]
 
 
 def subsample_index(n: int, max_points: int | None, rng: np.random.Generator) -> np.ndarray | None:

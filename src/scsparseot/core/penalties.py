@@ -1,18 +1,21 @@
 """Sparsity penalties τ on displacement vectors ``z = T(x) − x``.
 
 Every penalty maps a batch ``z`` of shape ``(n, d)`` to one value per row, shape ``(n,)``; the
-trainer averages over cells, so the strength λ means the same at any number of cells.
+trainer averages over cells, so the strength λ means the same at any number of cells. Calling a
+penalty evaluates it on torch tensors (for training); :meth:`Penalty.value` evaluates the same
+formula on numpy arrays (for the numpy baselines in :mod:`scsparseot.baselines`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from .._checks import check_choice, check_number
 from .._types import PenaltyName
 
 if TYPE_CHECKING:
@@ -31,6 +34,25 @@ class Penalty:
         """Penalty of each row of ``z`` (``(n, d)`` → ``(n,)``)."""
         raise NotImplementedError
 
+    def value(self, z: np.ndarray, weight: float | None = None) -> np.ndarray:
+        """Penalty of each row of a numpy array ``z`` (``(..., d)`` → ``(...)``), times ``weight``.
+
+        Parameters
+        ----------
+        z
+            Displacements, the coordinates along the last axis.
+        weight
+            Factor applied to the penalty (``None``: 1). Passing it here, rather than multiplying
+            the result, keeps the floating-point order of ``weight · τ(z)`` of the numpy baselines.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``weight · τ(z)`` over the last axis, in the dtype of ``z``.
+        """
+        msg = f"{type(self).__name__} has no numpy evaluation; use the torch call."
+        raise NotImplementedError(msg)
+
 
 @dataclass(frozen=True)
 class L1(Penalty):
@@ -40,6 +62,10 @@ class L1(Penalty):
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return z.abs().sum(-1)
+
+    def value(self, z: np.ndarray, weight: float | None = None) -> np.ndarray:  # noqa: D102
+        out = np.abs(z).sum(-1)
+        return out if weight is None else weight * out
 
 
 @dataclass(frozen=True)
@@ -66,8 +92,15 @@ class STVS(Penalty):
         _check_positive("gamma", self.gamma)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        sigma = torch.asinh(z.abs() / (2.0 * self.gamma))
-        return self.gamma**2 * (sigma + 0.5 - 0.5 * torch.exp(-2.0 * sigma)).sum(-1)
+        return self._formula(z, torch, self.gamma**2)
+
+    def value(self, z: np.ndarray, weight: float | None = None) -> np.ndarray:  # noqa: D102
+        return self._formula(z, np, self.gamma**2 if weight is None else weight * self.gamma**2)
+
+    def _formula(self, z: Any, xp: Any, coef: float) -> Any:
+        """``coef · Σ_i (σ_i + ½ − ½ e^{−2σ_i})`` with the array module ``xp`` (torch or numpy)."""
+        sigma = xp.arcsinh(xp.abs(z) / (2.0 * self.gamma))
+        return coef * (sigma + 0.5 - 0.5 * xp.exp(-2.0 * sigma)).sum(-1)
 
 
 @dataclass(frozen=True)
@@ -89,7 +122,31 @@ class SmoothedL0(Penalty):
         _check_positive("sigma", self.sigma)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return (1.0 - torch.exp(-(z**2) / (2.0 * self.sigma**2))).sum(-1)
+        return (1.0 - self._bump(z, torch)).sum(-1)
+
+    def value(self, z: np.ndarray, weight: float | None = None) -> np.ndarray:  # noqa: D102
+        out = (1.0 - self._bump(z, np)).sum(-1)
+        return out if weight is None else weight * out
+
+    def value_and_grad(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""Penalty of each row of a numpy array ``z`` and its gradient :math:`z_i e^{-z_i^2/(2\sigma^2)} / \sigma^2`.
+
+        Parameters
+        ----------
+        z
+            Displacements, the coordinates along the last axis.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            The penalty over the last axis and the gradient (same shape as ``z``).
+        """
+        bump = self._bump(z, np)
+        return (1.0 - bump).sum(-1), z * bump / self.sigma**2
+
+    def _bump(self, z: Any, xp: Any) -> Any:
+        """``exp(−z² / (2σ²))`` with the array module ``xp`` (torch or numpy)."""
+        return xp.exp(-(z**2) / (2.0 * self.sigma**2))
 
 
 @dataclass(frozen=True)
@@ -176,10 +233,7 @@ def get_penalty(penalty: PenaltyName | Penalty, **params: float) -> Penalty:
     """
     if isinstance(penalty, Penalty):
         return penalty
-    valid = get_args(PenaltyName)
-    if penalty not in valid:
-        msg = f"Unknown penalty {penalty!r}; choose one of {', '.join(map(repr, valid))}."
-        raise ValueError(msg)
+    check_choice("penalty", penalty, PenaltyName)
     try:
         return _REGISTRY[penalty](**params)
     except TypeError as err:
@@ -188,8 +242,6 @@ def get_penalty(penalty: PenaltyName | Penalty, **params: float) -> Penalty:
 
 
 def _check_positive(name: str, value: float) -> None:
-    if isinstance(value, bool) or not (
-        isinstance(value, int | float | np.number) and math.isfinite(value) and value > 0
-    ):
-        msg = f"Penalty parameter {name} must be a positive finite number, got {value!r}."
-        raise ValueError(msg)
+    check_number(
+        f"Penalty parameter {name}", value, low=0, low_open=True, expected="a positive finite number"
+    )

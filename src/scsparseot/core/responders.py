@@ -19,6 +19,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import trim_mean
 
+from .._checks import check_int
+from .metrics import subsample_rows
+
 __all__ = ["responder_fraction", "target_response"]
 
 
@@ -70,16 +73,17 @@ def responder_fraction(
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         msg = f"x and y must be 2-D with the same number of columns, got shapes {x.shape} and {y.shape}."
         raise ValueError(msg)
-    if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
-        msg = f"n_draws must be a positive integer, got {n_draws!r}."
-        raise ValueError(msg)
+    check_int("n_draws", n_draws, 1, expected="a positive integer")
     if x.shape[1] == 0 or min(x.shape[0], y.shape[0]) < 2:
         return 0.0
     rng = np.random.default_rng(seed)
     n = min(x.shape[0], y.shape[0], max_cells or x.shape[0])
     draws = 1 if x.shape[0] == y.shape[0] == n else n_draws
     raw = [
-        _unclipped_fraction(_subsample(x, n, rng), _subsample(y, n, rng), n_neighbors) for _ in range(draws)
+        _unclipped_fraction(
+            *(np.asarray(subsample_rows(a, n, rng, sort=True), dtype=np.float64) for a in (x, y)), n_neighbors
+        )
+        for _ in range(draws)
     ]
     return float(np.clip(np.mean(raw), 0.0, 1.0))
 
@@ -186,9 +190,3 @@ def target_response(
         _, idx = cKDTree(tx[pool] / scale).query(y[rows] / scale, k=k)
         out[rows] = response[pool[idx.reshape(rows.size, k)]].mean(1)
     return out
-
-
-def _subsample(a: np.ndarray, n: int | None, rng: np.random.Generator) -> np.ndarray:
-    if n is None or a.shape[0] <= n:
-        return np.asarray(a, dtype=np.float64)
-    return np.asarray(a[np.sort(rng.choice(a.shape[0], n, replace=False))], dtype=np.float64)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .cells import CellData
     from .trainer import FitResult
 
-__all__ = ["select_by_support", "selected_genes", "selection_frequency"]
+__all__ = ["select_by_support", "selection_frequency"]
 
 
 def select_by_support(support: np.ndarray, min_support: float) -> np.ndarray:
@@ -28,20 +28,6 @@ def select_by_support(support: np.ndarray, min_support: float) -> np.ndarray:
     array([False, False,  True])
     """
     return support >= min_support if min_support > 0 else support > 0
-
-
-def selected_genes(delta: np.ndarray, support_tol: np.ndarray | float, min_support: float) -> np.ndarray:
-    """Boolean mask of genes that move (``|Δ| > support_tol``) in at least ``min_support`` of the cells.
-
-    With ``min_support = 0`` a gene is selected when it moves in any cell.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> selected_genes(np.array([[0.0, 1.0], [0.0, 0.0]]), 0.5, 0.5)
-    array([False,  True])
-    """
-    return select_by_support((np.abs(delta) > np.asarray(support_tol)).mean(0), min_support)
 
 
 def selection_frequency(

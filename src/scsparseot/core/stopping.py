@@ -59,18 +59,3 @@ class ConvergenceMonitor:
         """Forget all evaluations (after λ changes, say)."""
         self._last = None
         self._quiet = 0
-
-    def state_dict(self) -> dict[str, float | int | None]:
-        """State to checkpoint."""
-        last = self._last
-        return {
-            "last_err": None if last is None else last[0],
-            "last_dim": None if last is None else last[1],
-            "quiet": self._quiet,
-        }
-
-    def load_state_dict(self, state: dict[str, float | int | None]) -> None:
-        """Restore :meth:`state_dict`."""
-        le, ld = state["last_err"], state["last_dim"]
-        self._last = None if le is None or ld is None else (float(le), float(ld))
-        self._quiet = int(state["quiet"] or 0)

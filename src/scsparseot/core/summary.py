@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from .cells import as_cells
+from .metrics import moved as moved_mask
 from .metrics import sliced_wasserstein, subsample_index
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def summarise_displacements(
     for start, xb in cells.chunks(chunk_size):
         stop = start + xb.shape[0]
         delta = displace[start:stop] if precomputed else displace.displacement(xb)
-        moved = np.abs(delta) > tol
+        moved = moved_mask(delta, tol)
         kept = np.where(moved, delta, 0.0)
         blocks.append(sparse.csr_matrix(kept.astype(np.float32)))
         responses.append(np.linalg.norm(kept, axis=1).astype(np.float32))

@@ -19,24 +19,26 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
-import time
-from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from scipy import sparse
 
+from .._checks import check_number
 from ._device import resolve_device, seeded_torch
-from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, n_moves
+from ._rows import Rows, check_cell_data
+from ._rows import check_cells as check_cells
+from ._scale import floored_sd
 from .cells import CellData, DenseCells, as_cells
-from .icnn import ACTIVATIONS, ICNN
+from .icnn import ICNN
 from .map import SparseOTMap
 from .metrics import sliced_wasserstein
 from .penalties import Penalty, get_penalty
 from .schedules import cosine_decay
 from .stopping import ConvergenceMonitor
+from .train_config import TrainConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,116 +47,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FitResult", "TrainConfig", "Trainer", "default_support_tol", "fit_map"]
+__all__ = ["FitResult", "TrainConfig", "Trainer", "default_support_tol"]
 
 HISTORY_KEYS = ("step", "lam", "loss_g", "loss_f", "dim", "err", "spa", "lr")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of the minimax trainer (all in standardised units where units apply).
-
-    Parameters
-    ----------
-    hidden
-        Hidden widths of both ICNNs.
-    activation
-        ICNN activation (see :class:`~scsparseot.core.ICNN`).
-    n_iters
-        Maximum number of outer iterations (one ``f`` update each); ``0`` keeps the start map.
-    min_iters
-        Iterations before convergence may stop the fit.
-    g_steps
-        ``g`` updates per ``f`` update.
-    lr
-        Initial Adam learning rate (cosine-decayed to ``lr * lr_final`` at ``n_iters``).
-    lr_final
-        Final learning rate as a fraction of ``lr``.
-    betas
-        Adam betas.
-    f_lr_scale
-        Learning rate of ``f`` relative to ``g``. A slower dual potential keeps the game stable and
-        stops ``f`` from fitting the sampling noise of the target cells (which would make ``g`` move
-        unperturbed genes).
-    f_weight_decay
-        Decoupled (AdamW) weight decay of the network part of ``f`` (not of its quadratic part).
-        Without it ``f`` slowly learns to tell the finite target sample apart from the transported
-        cells through unperturbed genes, and ``g`` then starts moving those genes.
-    batch_size
-        Cells per batch from each side (``None``: all cells). Mini-batches also regularise ``f``.
-    eval_every
-        Iterations between evaluations (history, progress, convergence).
-    eval_size
-        Cells from each side used for evaluations.
-    patience, min_delta, dim_delta
-        Convergence rule (:class:`~scsparseot.core.stopping.ConvergenceMonitor`).
-    init
-        ``"gaussian"``: start at the gene-wise Gaussian OT map; ``"identity"``: at ``T(x) = x``.
-    n_projections
-        Projections of the sliced-Wasserstein error.
-    max_grad_norm
-        Gradient clipping (``None`` disables it).
-    max_recoveries
-        Times a non-finite loss may be recovered from (roll back, halve the learning rate).
-    """
-
-    hidden: tuple[int, ...] = (64, 64, 64, 64)
-    activation: str = "softplus"
-    n_iters: int = 2000
-    min_iters: int = 200
-    g_steps: int = 2
-    lr: float = 1e-3
-    lr_final: float = 0.1
-    f_lr_scale: float = 0.1
-    f_weight_decay: float = 50.0
-    betas: tuple[float, float] = (0.5, 0.9)
-    batch_size: int | None = 256
-    eval_every: int = 50
-    eval_size: int = 2000
-    patience: int = 4
-    min_delta: float = 0.01
-    dim_delta: float = 0.5
-    init: Literal["gaussian", "identity"] = "gaussian"
-    n_projections: int = 100
-    max_grad_norm: float | None = 10.0
-    max_recoveries: int = 3
-
-    def __post_init__(self) -> None:
-        ints = {"n_iters": 0, "min_iters": 0, "g_steps": 1, "eval_every": 1, "eval_size": 2, "patience": 1}
-        for name, low in ints.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                msg = f"TrainConfig.{name} must be an integer >= {low}, got {value!r}."
-                raise ValueError(msg)
-        if not (self.lr > 0 and 0 <= self.lr_final <= 1):
-            msg = f"TrainConfig needs lr > 0 and 0 <= lr_final <= 1, got lr={self.lr}, lr_final={self.lr_final}."
-            raise ValueError(msg)
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool)
-            or not isinstance(self.batch_size, int | np.integer)
-            or self.batch_size < 2
-        ):
-            msg = f"TrainConfig.batch_size must be None or an integer >= 2, got {self.batch_size!r}."
-            raise ValueError(msg)
-        if self.init not in ("gaussian", "identity"):
-            msg = f"TrainConfig.init must be 'gaussian' or 'identity', got {self.init!r}."
-            raise ValueError(msg)
-        if self.activation not in ACTIVATIONS:
-            msg = f"TrainConfig.activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}."
-            raise ValueError(msg)
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            msg = f"TrainConfig.hidden needs at least one positive width, got {self.hidden!r}."
-            raise ValueError(msg)
-        if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
-            msg = f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}."
-            raise ValueError(msg)
-        if self.f_lr_scale <= 0 or self.f_weight_decay < 0 or self.max_recoveries < 0:
-            msg = "TrainConfig needs f_lr_scale > 0, f_weight_decay >= 0 and max_recoveries >= 0."
-            raise ValueError(msg)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (for ``uns`` and JSON)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -217,112 +112,11 @@ def default_support_tol(x: np.ndarray | CellData | sparse.spmatrix, fraction: fl
         sd = as_cells(x).std(0, dtype=np.float64)
     else:
         sd = np.asarray(x, dtype=np.float64).std(0)
-    positive = sd[sd > 0]
-    floor = float(np.median(positive)) if positive.size else 1.0
-    return (fraction * np.where(sd > 0, sd, floor)).astype(np.float32)
-
-
-def check_cells(name: str, a: np.ndarray, dtype: type = np.float32) -> np.ndarray:
-    """``a`` as a finite 2-D array (cells × genes) of ``dtype`` with at least two cells and one gene.
-
-    Raises a :class:`ValueError` that names ``name`` and what is wrong otherwise.
-    """
-    try:
-        a = np.asarray(a, dtype=dtype)
-    except (TypeError, ValueError) as err:
-        msg = f"{name} must be a numeric array (cells × genes); could not convert it: {err}"
-        raise ValueError(msg) from err
-    if a.ndim != 2:
-        msg = f"{name} must be a 2-D array (cells × genes), got shape {a.shape}."
-        raise ValueError(msg)
-    if a.shape[0] < 2:
-        msg = f"{name} needs at least 2 cells, got {a.shape[0]}."
-        raise ValueError(msg)
-    if a.shape[1] < 1:
-        msg = f"{name} needs at least 1 gene, got shape {a.shape}."
-        raise ValueError(msg)
-    if not np.isfinite(a).all():
-        msg = f"{name} contains NaN or infinite values; remove or impute them first."
-        raise ValueError(msg)
-    return a
-
-
-def check_cell_data(name: str, a: np.ndarray | CellData | sparse.spmatrix) -> CellData:
-    """``a`` as checked :class:`~scsparseot.core.CellData` (see :func:`check_cells`).
-
-    Arrays are checked by :func:`check_cells` and wrapped in :class:`~scsparseot.core.DenseCells`;
-    sparse matrices and other :class:`~scsparseot.core.CellData` are checked on their shape
-    and, in one streaming pass, on their values (without densifying them).
-    """
-    if not (isinstance(a, CellData) or sparse.issparse(a)):
-        return DenseCells(check_cells(name, a))
-    cells = as_cells(a)
-    n, d = cells.shape
-    if n < 2:
-        msg = f"{name} needs at least 2 cells, got {n}."
-        raise ValueError(msg)
-    if d < 1:
-        msg = f"{name} needs at least 1 gene, got shape {cells.shape}."
-        raise ValueError(msg)
-    if cells.profile().n_nonfinite:
-        msg = f"{name} contains NaN or infinite values; remove or impute them first."
-        raise ValueError(msg)
-    return cells
-
-
-class _Rows:
-    """Standardised cells ``(x − center) / scale`` as float32 tensors on the device.
-
-    Dense input is standardised and moved to the device once (as the trainer always did); other
-    :class:`~scsparseot.core.CellData` (sparse, lazily read) stay where they are and each
-    request densifies, standardises and moves only the rows asked for.
-    """
-
-    dtype = torch.float32
-
-    def __init__(self, cells: CellData, center: np.ndarray, scale: float, device: torch.device) -> None:
-        self.cells, self.center, self.scale, self.device = cells, center, scale, device
-        self.shape = cells.shape
-        self._all = self._standardise(cells.to_numpy()) if isinstance(cells, DenseCells) else None
-
-    def _standardise(self, a: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor((a - self.center) / self.scale, device=self.device)
-
-    @property
-    def resident(self) -> bool:
-        """Whether all cells are on the device."""
-        return self._all is not None
-
-    def all(self) -> torch.Tensor:
-        """All cells (read once and kept, for full-batch training)."""
-        if self._all is None:
-            self._all = self._standardise(self.cells.to_numpy())
-        return self._all
-
-    def take(self, idx: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """The cells ``idx`` (any order, repeats allowed)."""
-        if self._all is not None:
-            return self._all[idx.to(self.device) if isinstance(idx, torch.Tensor) else idx]
-        if isinstance(idx, torch.Tensor):
-            idx = idx.cpu().numpy()
-        return self._standardise(self.cells.rows(idx))
-
-    def mean_std(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-gene mean and (unbiased) standard deviation of the standardised cells."""
-        if self._all is not None:
-            return self._all.mean(0), self._all.std(0)
-        prof = self.cells.profile()
-        n = prof.n_cells
-        mean = (prof.mean - self.center) / self.scale
-        std = np.sqrt(prof.var * n / max(n - 1, 1)) / self.scale
-        return (
-            torch.as_tensor(mean.astype(np.float32), device=self.device),
-            torch.as_tensor(std.astype(np.float32), device=self.device),
-        )
+    return (fraction * floored_sd(sd)).astype(np.float32)
 
 
 class Trainer:
-    """Stateful minimax trainer; :func:`fit_map` drives it for a fixed λ, the λ searches step it.
+    """Stateful minimax trainer; :func:`~scsparseot.core.fit_map` drives it for a fixed λ, the λ searches step it.
 
     Parameters
     ----------
@@ -378,8 +172,8 @@ class Trainer:
             raise ValueError(msg)
         self.support_tol = np.broadcast_to(tol, (self.dim,)).astype(np.float32)
         self._tol_scaled = torch.as_tensor(self.support_tol / self.scale, device=self.device)
-        self.x = _Rows(xc, self.center, self.scale, self.device)
-        self.y = _Rows(yc, self.center, self.scale, self.device)
+        self.x = Rows(xc, self.center, self.scale, self.device)
+        self.y = Rows(yc, self.center, self.scale, self.device)
         self._batch = config.batch_size or max(self.x.shape[0], self.y.shape[0])
         self._gen = torch.Generator(device="cpu").manual_seed(int(seed))
         eval_rng = np.random.default_rng(seed)
@@ -442,7 +236,7 @@ class Trainer:
         return err
 
     # ---------------------------------------------------------------------------------- training
-    def _draw(self, data: _Rows) -> torch.Tensor:
+    def _draw(self, data: Rows) -> torch.Tensor:
         n = data.shape[0]
         if self._batch >= n:
             return data.all()
@@ -607,123 +401,14 @@ def _check_lam(lam: float) -> float:
     if isinstance(lam, bool) or not isinstance(lam, int | float | np.floating | np.integer):
         msg = f"lam must be a number >= 0, got {lam!r}."
         raise TypeError(msg)
-    if not math.isfinite(lam) or lam < 0:
-        msg = f"lam must be a finite number >= 0, got {lam!r}."
-        raise ValueError(msg)
-    return float(lam)
+    return check_number("lam", lam, low=0)
 
 
-def fit_map(
-    x: np.ndarray | CellData | sparse.spmatrix,
-    y: np.ndarray | CellData | sparse.spmatrix,
-    *,
-    penalty: PenaltyName | Penalty = "stvs",
-    lam: float | Literal["auto"] = 1.0,
-    max_genes: float | None = None,
-    config: TrainConfig | None = None,
-    anneal: AnnealConfig | None = None,
-    support_tol: float | np.ndarray | None = None,
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    genes: list[str] | None = None,
-    callback: Callable[[dict[str, float]], None] | None = None,
-) -> FitResult:
-    """Fit a sparse Monge map from ``x`` (source cells) to ``y`` (target cells).
+def __getattr__(name: str) -> Any:
+    """``fit_map`` and ``finish`` live in :mod:`scsparseot.core.fit`; importing them from here still works."""
+    if name in ("fit_map", "finish"):
+        from . import fit
 
-    Parameters
-    ----------
-    x, y
-        Source and target cells, ``(n, d)`` and ``(m, d)`` in data units: float arrays, scipy
-        sparse matrices (densified one mini-batch at a time) or
-        :class:`~scsparseot.core.CellData` (for example rows read lazily from a file).
-    penalty
-        ``"stvs"`` (default), ``"l1"``, ``"l0"``, ``"k_overlap"`` or a :class:`~scsparseot.core.Penalty`.
-    lam
-        Penalty strength λ ≥ 0 (``0`` is the plain ICNN map of Makkuva et al.), or ``"auto"`` to
-        tune it by simulated annealing (:func:`~scsparseot.core.annealing.anneal_lambda`).
-    max_genes
-        Limit on the average number of moved genes per cell: λ is raised until the limit holds,
-        then lowered while it holds (:func:`~scsparseot.core.annealing.constrain_dimension`),
-        starting from ``lam`` (or 1 when ``lam="auto"``).
-    config
-        :class:`TrainConfig`; with a λ search, ``config.n_iters`` is not used (see ``anneal``).
-    anneal
-        :class:`~scsparseot.core.annealing.AnnealConfig` of the λ searches.
-    support_tol
-        Tolerance below which a displacement counts as zero (data units, scalar or per gene).
-    seed
-        Random seed.
-    device
-        ``"auto"``, ``"cpu"`` or ``"cuda"``.
-    genes
-        Gene names stored with the map.
-    callback
-        Called with each evaluation record (``step, lam, dim, err, spa, loss_g, loss_f, lr``).
-
-    Returns
-    -------
-    FitResult
-        The map, its history, the λ moves of a search and convergence flags.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from scsparseot.core import TrainConfig, fit_map
-    >>> rng = np.random.default_rng(0)
-    >>> x = rng.normal(size=(200, 5)).astype("float32")
-    >>> y = rng.normal(size=(200, 5)).astype("float32")
-    >>> y[:, 0] += 3.0
-    >>> res = fit_map(x, y, lam=0.5, config=TrainConfig(n_iters=100, hidden=(16,)), device="cpu")
-    >>> int(np.abs(res.map.displacement(x)).mean(0).argmax())
-    0
-    """
-    t0 = time.perf_counter()
-    search = lam == "auto" or max_genes is not None
-    lam0 = 1.0 if lam == "auto" else lam
-    config = config or TrainConfig()
-    if search:
-        anneal = anneal or AnnealConfig()
-        # the learning-rate schedule spans the whole search
-        budget = anneal.n_init + anneal.n_train * (
-            n_moves(anneal) + (anneal.max_increases if max_genes else 0)
-        )
-        config = replace(config, n_iters=budget)
-    trainer = Trainer(
-        x, y, penalty=penalty, lam=lam0, config=config, support_tol=support_tol, seed=seed, device=device
-    )
-    moves = None
-    if max_genes is not None:
-        if not (isinstance(max_genes, int | float | np.number) and 0 < max_genes <= trainer.dim):
-            msg = f"max_genes must be a number in (0, n_genes={trainer.dim}], got {max_genes!r}."
-            raise ValueError(msg)
-        reason, moves = constrain_dimension(trainer, float(max_genes), anneal, seed=seed, callback=callback)
-    elif lam == "auto":
-        reason, moves = anneal_lambda(trainer, anneal, seed=seed, callback=callback)
-    else:
-        reason = trainer.train(config.n_iters, callback=callback)
-    return finish(trainer, reason, genes=genes, seconds=time.perf_counter() - t0, moves=moves)
-
-
-def finish(
-    trainer: Trainer,
-    reason: str,
-    *,
-    genes: list[str] | None = None,
-    seconds: float = 0.0,
-    moves: dict[str, np.ndarray] | None = None,
-) -> FitResult:
-    """Package a trainer's state as a :class:`FitResult` (``"steps"`` is reported as ``"max_iters"``)."""
-    diverged = reason == "diverged"
-    if diverged:
-        logger.warning("training diverged at step %d after %d recoveries", trainer.step, trainer.n_recoveries)
-    return FitResult(
-        map=trainer.to_map(genes),
-        lam=trainer.lam,
-        history=trainer.history_arrays(),
-        moves=moves or {},
-        n_iters=trainer.step,
-        converged=reason in ("converged", "annealed", "dimension_met"),
-        diverged=diverged,
-        reason="max_iters" if reason == "steps" else reason,
-        seconds=seconds,
-    )
+        return getattr(fit, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

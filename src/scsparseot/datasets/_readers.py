@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._validation import _listing
+from .._checks import listing as _listing
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -19,26 +19,19 @@ __all__ = ["compare"]
 COMPARE_COLUMNS = ("target", "n_ot", "n_de", "n_both", "jaccard", "ot_only", "de_only")
 
 
-def _field(de: dict, name: str, group: str) -> np.ndarray:
-    values = de[name]
-    return np.asarray(
-        values[group] if getattr(values, "dtype", None) is not None and values.dtype.names else values
-    )
+def _de_genes(adata: AnnData, de_key: str, group: str, n_genes: int | None, pval_cutoff: float) -> list[str]:
+    """The DE genes of ``group``, read with :func:`scanpy.get.rank_genes_groups_df` (in its order)."""
+    import scanpy as sc
 
-
-def _de_genes(de: dict, de_key: str, group: str, n_genes: int | None, pval_cutoff: float) -> list[str]:
-    names = _field(de, "names", group).astype(str)
+    de = sc.get.rank_genes_groups_df(adata, group, key=de_key)
+    names = de["names"].to_numpy().astype(str)
     if n_genes is not None:
-        if "scores" not in de:
-            return names[:n_genes].tolist()
-        scores = _field(de, "scores", group).astype(float)
-        order = np.argsort(-np.abs(scores), kind="stable")
+        order = np.argsort(-np.abs(de["scores"].to_numpy(dtype=float)), kind="stable")
         return names[order[:n_genes]].tolist()
     if "pvals_adj" not in de:
         msg = f"adata.uns[{de_key!r}] has no adjusted p-values (method='logreg'?); pass n_genes to compare the top genes instead."
         raise KeyError(msg)
-    pvals = _field(de, "pvals_adj", group).astype(float)
-    return names[pvals < pval_cutoff].tolist()
+    return names[de["pvals_adj"].to_numpy(dtype=float) < pval_cutoff].tolist()
 
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
@@ -105,6 +98,9 @@ def compare(
     if not isinstance(de, dict) or "names" not in de:
         msg = f"adata.uns[{de_key!r}] is not a scanpy.tl.rank_genes_groups result (it has no 'names')."
         raise KeyError(msg)
+    if "params" not in de:
+        msg = f"adata.uns[{de_key!r}] is not a scanpy.tl.rank_genes_groups result (it has no 'params')."
+        raise KeyError(msg)
     if n_genes is not None and (isinstance(n_genes, bool) or int(n_genes) < 1):
         msg = f"n_genes must be a positive integer or None, got {n_genes!r}."
         raise ValueError(msg)
@@ -112,7 +108,7 @@ def compare(
         msg = f"pval_cutoff must lie in (0, 1], got {pval_cutoff!r}."
         raise ValueError(msg)
     groups = list(de["names"].dtype.names or ())
-    targets = [str(t) for t in res["summary"].index]
+    targets = _schema.fitted_targets(res)
     missing = [t for t in targets if t not in groups]
     if missing:
         msg = (
@@ -126,7 +122,7 @@ def compare(
         fitted = table.loc[table["target"] == t]
         ot = fitted.loc[fitted["selected"], "gene"].tolist()
         universe = set(fitted["gene"])
-        de_genes = [g for g in _de_genes(de, de_key, t, n_genes, pval_cutoff) if g in universe]
+        de_genes = [g for g in _de_genes(adata, de_key, t, n_genes, pval_cutoff) if g in universe]
         ot_set, de_set = set(ot), set(de_genes)
         union = ot_set | de_set
         both = ot_set & de_set

@@ -9,7 +9,6 @@ import pandas as pd
 
 from .. import _schema
 from .._docs import doc_adata, doc_key, doc_params
-from ._tables import _targets
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,7 +57,7 @@ def response(
     (['target', 'cell', 'side', 'group', 'response', 'moved'], {{'source': 100, 'target': 100}})
     """
     res = _schema.read_results(adata, key)
-    targets = _targets(res, key, target) or [str(t) for t in res["summary"].index]
+    targets = _schema.check_targets(res, key, target) or _schema.fitted_targets(res)
     by, source = res["params"]["groupby"], str(res["params"]["source"])
     if by not in adata.obs:
         msg = f"adata.obs[{by!r}], the groupby column of the fit under {key!r}, is missing."

@@ -18,13 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["map", "perturbed_genes", "summary", "training_history"]
 
 
-def _targets(res: dict, key: str, target: str | Sequence[str] | None) -> list[str] | None:
-    if target is None:
-        return None
-    targets = [target] if isinstance(target, str) else list(target)
-    return [_schema.check_target(res, key, t) for t in targets]
-
-
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def perturbed_genes(
     adata: AnnData,
@@ -78,7 +71,7 @@ def perturbed_genes(
     res = _schema.read_results(adata, key)
     df = res["genes"].copy()
     df["target"] = df["target"].astype(str)
-    targets = _targets(res, key, target)
+    targets = None if target is None else _schema.check_targets(res, key, target)
     if targets is not None:
         df = df[df["target"].isin(targets)]
     if min_support is not None:

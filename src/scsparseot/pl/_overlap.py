@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from .. import get
+from .. import _schema, get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot
-from ._utils import _check_option, _finish, _get_ax, _get_grid, _targets
+from ._utils import _check_option, _finish, _get_ax, _get_grid
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -33,7 +33,7 @@ def gene_sets(
     top_n: int | None = None,
 ) -> dict[str, list[str]]:
     """The gene set of each target (in fit order), as :func:`gene_overlap` draws them."""
-    targets = _targets(adata, key, targets)
+    targets = _schema.check_targets(_schema.read_results(adata, key), key, targets, allow_empty=False)
     if not selected_only and top_n is None:
         msg = "With selected_only=False, give top_n (the number of best-ranked genes per target)."
         raise ValueError(msg)

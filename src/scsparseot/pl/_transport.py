@@ -29,14 +29,17 @@ def _dense(matrix: np.ndarray | sparse.spmatrix, rows: np.ndarray, cols: np.ndar
 
 
 def _pca_axes(x: np.ndarray, n_comps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, the first ``n_comps`` principal axes (rows) and their explained-variance ratios."""
-    mean = x.mean(0)
-    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
-    vt = vt[:n_comps]
-    signs = np.sign(vt[np.arange(vt.shape[0]), np.abs(vt).argmax(1)])
-    vt = vt * np.where(signs == 0, 1.0, signs)[:, None]
-    var = s**2
-    return mean, vt, var[:n_comps] / var.sum() if var.sum() > 0 else np.zeros(n_comps)
+    """Mean, the first ``n_comps`` principal axes (rows) and their explained-variance ratios.
+
+    scikit-learn's PCA, as :func:`scanpy.pp.pca` runs it (each axis signed so that its largest
+    loading is positive); the ratios are 0 when the cells do not vary at all.
+    """
+    from sklearn.decomposition import PCA
+
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 ratios of constant data
+        pca = PCA(n_components=n_comps, svd_solver="full").fit(x)
+    ratio = pca.explained_variance_ratio_
+    return pca.mean_, pca.components_, np.where(np.isfinite(ratio), ratio, 0.0)
 
 
 @doc_params(
@@ -69,8 +72,8 @@ def transport(
     * If ``adata.obsm["X_pca"]`` exists (e.g. from :func:`scanpy.pp.pca`), it is used with the
       loadings ``adata.varm["PCs"]``. This assumes the PCA was computed on the same values the map
       was fitted on (the fit's ``layer``, same scaling).
-    * Otherwise a PCA of the fitted genes of the source and target cells is computed here (by SVD;
-      nothing is written to ``adata``).
+    * Otherwise a PCA of the fitted genes of the source and target cells is computed here
+      (scikit-learn's, as in :func:`scanpy.pp.pca`; nothing is written to ``adata``).
 
     Non-linear embeddings (UMAP, t-SNE) cannot place the images, so other bases are refused.
 

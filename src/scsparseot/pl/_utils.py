@@ -85,18 +85,6 @@ def _finish(
     return None
 
 
-def _targets(adata: AnnData, key: str, targets: str | Sequence[str] | None) -> list[str]:
-    """Fitted targets in fit order, or ``targets`` checked against them."""
-    res = _schema.read_results(adata, key)
-    if targets is None:
-        return [str(t) for t in res["summary"].index]
-    targets = [targets] if isinstance(targets, str) else list(targets)
-    if not targets:
-        msg = "targets is empty; pass None for every fitted target or a list of target names."
-        raise ValueError(msg)
-    return [_schema.check_target(res, key, t) for t in targets]
-
-
 def _source_rows(adata: AnnData, key: str) -> np.ndarray:
     """Row indices of the source (control) cells of the fit under ``key``."""
     params = _schema.read_results(adata, key)["params"]

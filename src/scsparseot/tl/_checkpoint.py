@@ -18,9 +18,10 @@ import numpy as np
 from scipy import sparse
 
 from ..core import CellData, DisplacementSummary, map_from_arrays
+from ._spec import TargetFit
 
 if TYPE_CHECKING:
-    from ._sparse_ot import FitSpec, TargetFit
+    from ._spec import FitSpec
 
 FORMAT_VERSION = 3
 _SCALARS = ("lam", "seconds", "n_iters", "converged", "diverged", "reason", "responder_fraction")
@@ -89,8 +90,6 @@ def save(directory: str | Path, target: str, fit: TargetFit, key: str) -> Path:
 
 def load(directory: str | Path, target: str, key: str) -> TargetFit | None:
     """Read one target's result if a checkpoint with the same fingerprint exists."""
-    from ._sparse_ot import TargetFit
-
     path = _path(Path(directory), target)
     if not path.exists():
         return None

@@ -1,0 +1,124 @@
+"""A target's results for the schema: gene selection (support, null p-values or the map's own tests), response scores, summary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import _schema
+from ..core import (
+    benjamini_hochberg,
+    empirical_pvalues,
+    gene_scores,
+    responder_fraction,
+    select_by_support,
+    target_response,
+)
+
+if TYPE_CHECKING:
+    from ..core import CellData
+    from ._spec import TargetFit
+
+__all__ = ["MAX_RESPONSE_GENES", "target_result"]
+
+#: a target cell's response is read from its neighbours in at most this many selected genes
+MAX_RESPONSE_GENES = 50
+
+
+def target_result(
+    target: str,
+    tf: TargetFit,
+    x: CellData,
+    y: CellData,
+    *,
+    min_support: float,
+    fdr: float | None,
+    store_map: bool,
+) -> _schema.TargetResult:
+    """Everything written for one target: its gene selection, p-values, response scores and summary.
+
+    Parameters
+    ----------
+    target
+        The target's name.
+    tf
+        What its fit returned.
+    x, y
+        The source cells and the target's cells.
+    min_support
+        Least share of moved source cells of a selected gene (the sparse ICNN's selection).
+    fdr
+        Level of the Benjamini–Hochberg selection (``None``: by support alone, or 0.05 for maps
+        whose p-values come from their own tests).
+    store_map
+        Keep the map's weights.
+
+    Returns
+    -------
+    scsparseot._schema.TargetResult
+        The target's results, in the schema's layout.
+    """
+    disp = tf.displacements
+    support = disp.support
+    selected = select_by_support(support, min_support)
+    if tf.p_value is not None:
+        # the map's own tests: BH alone selects (a support filter after BH would void its guarantee,
+        # and a response confined to a small cell type moves few cells)
+        p_value = tf.p_value
+        adj_p_value = benjamini_hochberg(p_value)
+        selected = adj_p_value <= (0.05 if fdr is None else fdr)
+    elif tf.null_scores is not None:
+        # gene_scores averages |Δ| over cells: the row of mean |Δ| gives the same scores
+        p_value = empirical_pvalues(gene_scores(disp.mean_abs[None, :], x.std(0)), tf.null_scores)
+        adj_p_value = benjamini_hochberg(p_value)
+        if fdr is not None:
+            selected &= adj_p_value <= fdr
+    else:
+        p_value = adj_p_value = np.full(support.shape, np.nan)
+    cols = np.flatnonzero(selected)
+    x_sel, y_sel = x.columns(cols), y.columns(cols)
+    # target cells are scored by their neighbours in the (at most 50) most moved selected genes
+    near = np.argsort(-disp.mean_abs[cols], kind="stable")[:MAX_RESPONSE_GENES]
+    tx_near = x_sel[:, near] + disp.kept[:, cols[near]].toarray()
+    # a state-conditional map: a target cell's neighbours are the source cells of its own state
+    groups = {"source_groups": tf.source_states, "target_groups": tf.target_states}
+    summary = {
+        "n_source": int(x.shape[0]),
+        "n_target": int(y.shape[0]),
+        "n_genes": int(x.shape[1]),
+        "n_selected_genes": int(selected.sum()),
+        "avg_dim": float(disp.avg_dim),
+        "responder_fraction": responder_fraction(x_sel, y_sel)
+        if tf.responder_fraction is None
+        else tf.responder_fraction,
+        "sliced_w": float(disp.sliced_w),
+        "lam": float(tf.lam),
+        "n_iters": int(tf.n_iters),
+        "converged": bool(tf.converged),
+        "diverged": bool(tf.diverged),
+        "reason": tf.reason,
+        "seconds": float(tf.seconds),
+    }
+    return _schema.TargetResult(
+        target=target,
+        delta=disp.kept,
+        response=disp.response,
+        target_response=target_response(
+            tx_near, disp.response, y_sel[:, near], scale=x_sel[:, near].std(0), **groups
+        ),
+        mean_displacement=disp.mean,
+        mean_abs_displacement=disp.mean_abs,
+        support_fraction=support,
+        selected=selected,
+        p_value=p_value,
+        adj_p_value=adj_p_value,
+        selection_frequency=np.full(support.shape, np.nan)
+        if tf.selection_frequency is None
+        else tf.selection_frequency,
+        summary=summary,
+        history=tf.history,
+        moves=tf.moves,
+        map_arrays=tf.map.to_arrays() if (store_map and tf.map is not None) else None,
+        rank_by_p_value=tf.p_value is not None,
+    )

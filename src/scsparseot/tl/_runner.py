@@ -1,0 +1,110 @@
+"""Run every target's fit: one after the other with progress bars, or on an executor; resume from checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import _checkpoint
+from ._context import fitting
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+    from concurrent.futures import Executor
+
+    from ..core import CellData
+    from ._spec import FitSpec, TargetFit
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["run_fits"]
+
+
+def run_fits(
+    x: CellData,
+    ys: dict[str, CellData],
+    spec: FitSpec,
+    seeds: dict[str, int],
+    genes: list[str],
+    *,
+    fit: Callable[..., TargetFit],
+    executor: Executor | None,
+    progress: bool,
+    checkpoint_dir: str | os.PathLike[str] | None,
+) -> dict[str, TargetFit]:
+    """Fit every target of ``ys`` with ``fit`` and return their results in the order of ``ys``.
+
+    Parameters
+    ----------
+    x
+        The source cells.
+    ys
+        The cells of each target.
+    spec
+        What every fit shares.
+    seeds
+        Each target's seed.
+    genes
+        Names of the fitted genes.
+    fit
+        ``fit(x, y, spec, seed, genes[, callback]) -> TargetFit``, normally
+        :func:`~scsparseot.tl._fit_target.fit_target` (passed in, so that a caller can substitute it).
+    executor
+        Fits the targets in parallel, one task each; ``None`` fits them here, one after the other,
+        each with a progress bar driven by the fit's callback.
+    progress
+        Show the progress bars.
+    checkpoint_dir
+        Where finished targets are saved and from where those of an interrupted identical run are
+        loaded instead of being refitted.
+
+    Returns
+    -------
+    dict
+        The :class:`~scsparseot.tl._spec.TargetFit` of each target.
+    """
+    from tqdm.auto import tqdm
+
+    out: dict[str, TargetFit] = {}
+    keys = {}
+    if checkpoint_dir is not None:
+        for t, y in ys.items():
+            keys[t] = _checkpoint.fingerprint(x, y, spec, seeds[t], genes)
+            done = _checkpoint.load(checkpoint_dir, t, keys[t])
+            if done is not None:
+                logger.info("resumed %r from its checkpoint", t)
+                out[t] = done
+    todo = {t: y for t, y in ys.items() if t not in out}
+
+    def finished(t: str, fit: TargetFit) -> None:
+        out[t] = fit
+        if checkpoint_dir is not None:
+            _checkpoint.save(checkpoint_dir, t, fit, keys[t])
+
+    if executor is not None:
+        futures = {t: executor.submit(fit, x, y, spec, seeds[t], genes) for t, y in todo.items()}
+        for t in tqdm(futures, desc="targets", disable=not progress):
+            with fitting(t):
+                finished(t, futures[t].result())
+            logger.info("fitted %r (%s)", t, out[t].reason)
+        return {t: out[t] for t in ys}
+    for t, y in todo.items():
+        t0 = time.perf_counter()
+        total = None if (spec.lam == "auto" or spec.max_genes is not None) else spec.config.n_iters
+        with tqdm(
+            total=total, desc=str(t), disable=not progress or spec.method != "sparse_icnn", leave=False
+        ) as bar:
+
+            def update(record: dict[str, float], bar: Any = bar) -> None:
+                # a rejected λ move rolls the step counter back; the bar never goes backwards
+                bar.update(max(0, int(record["step"]) - bar.n))
+                bar.set_postfix(
+                    lam=f"{record['lam']:.3g}", dim=f"{record['dim']:.1f}", err=f"{record['err']:.3g}"
+                )
+
+            with fitting(t):
+                finished(t, fit(x, y, spec, seeds[t], genes, update))
+        logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].reason)
+    return {t: out[t] for t in ys}
