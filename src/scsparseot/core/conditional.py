@@ -49,36 +49,24 @@ context is the cell's state).
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from .._checks import check_int
-from ._npz import read_npz, write_npz
+from ._conditional_stats import _embed_and_cluster, _two_groups, _two_sided, _welch
 from ._rows import check_cells
 from ._scale import floored_sd
+from .conditional_map import ConditionalMap, _closed_form
 from .fit import finish
-from .map import SparseOTMap
 from .responders import responder_fraction
 from .trainer import TrainConfig, Trainer
 
-if TYPE_CHECKING:
-    import os
-    from collections.abc import Mapping
-    from pathlib import Path
-
 __all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditional"]
 
-FORMAT_VERSION = 2
-#: maps of format version 1 (no trained states) are read too
-READ_VERSIONS = (1, 2)
-#: the PCA of the state embedding is fitted on at most this many cells (a seeded subsample)
-PCA_MAX_CELLS = 20000
 #: trainer settings of each state's map: small networks (a state moves a few dozen genes at most), a
 #: small learning rate (training refines the closed-form start), and no weight decay on the dual
 #: potential: the state's genes are already selected, so ``f`` cannot lead ``g`` into unselected
@@ -147,208 +135,6 @@ class ConditionalConfig:
         return asdict(self)
 
 
-class ConditionalMap:
-    """A fitted state-conditional map, in data units (see the module docstring).
-
-    Parameters
-    ----------
-    mean, sd
-        Per-gene z-score parameters (source cells).
-    pca_mean, pca_components
-        Centre ``(n_genes,)`` and loadings ``(n_pcs, n_genes)`` of the state embedding (zero
-        loadings on the genes left out of it).
-    centroids
-        State centroids in the embedding, ``(n_states, n_pcs)``.
-    direction
-        Unit response direction of each state in z-scores, ``(n_states, n_genes)``; zero rows for
-        states that do not move.
-    knots, steps
-        Quantile knots of the source projections and the move at each knot, ``(n_states, n_knots)``.
-    offset
-        Move added to every cell of a state, ``(n_states,)``.
-    extra
-        Shrunken shifts of further genes per state in z-scores, ``(n_states, n_genes)``.
-    state_maps
-        Trained maps of the states that move: state index → (indices of its moved genes, a
-        :class:`~scsparseot.core.SparseOTMap` on their z-scores). In such a state this map
-        replaces the closed form (``direction``, ``knots``, ``steps``, ``offset``, ``extra``,
-        which then only record the start).
-    support_tol
-        Per-gene tolerance (data units) below which a displacement counts as zero.
-    genes
-        Gene names, kept for reference.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import numpy as np
-    >>> from scsparseot.core import ConditionalMap, fit_conditional
-    >>> rng = np.random.default_rng(0)
-    >>> x, y = rng.normal(size=(300, 8)), rng.normal(size=(300, 8))
-    >>> y[:, 2] += 1.0
-    >>> m = fit_conditional(x, y).map
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     again = ConditionalMap.load(m.save(f"{d}/map"))
-    >>> bool(np.array_equal(again.displacement(x), m.displacement(x)))
-    True
-    """
-
-    kind = "conditional"
-
-    def __init__(
-        self,
-        *,
-        mean: np.ndarray,
-        sd: np.ndarray,
-        pca_mean: np.ndarray,
-        pca_components: np.ndarray,
-        centroids: np.ndarray,
-        direction: np.ndarray,
-        knots: np.ndarray,
-        steps: np.ndarray,
-        offset: np.ndarray,
-        extra: np.ndarray,
-        support_tol: np.ndarray | float,
-        genes: list[str] | None = None,
-        state_maps: Mapping[int, tuple[np.ndarray, SparseOTMap]] | None = None,
-    ) -> None:
-        f32 = np.float32
-        self.mean, self.sd = np.asarray(mean, f32), np.asarray(sd, f32)
-        self.pca_mean, self.pca_components = np.asarray(pca_mean, f32), np.asarray(pca_components, f32)
-        self.centroids = np.asarray(centroids, f32)
-        self.direction, self.extra = np.asarray(direction, f32), np.asarray(extra, f32)
-        self.knots, self.steps = np.asarray(knots, f32), np.asarray(steps, f32)
-        self.offset = np.asarray(offset, f32)
-        self.support_tol = np.broadcast_to(np.asarray(support_tol, f32), self.mean.shape).copy()
-        self.genes = None if genes is None else [str(g) for g in genes]
-        self.state_maps = {
-            int(c): (np.asarray(cols, np.int64), m) for c, (cols, m) in (state_maps or {}).items()
-        }
-
-    @property
-    def n_genes(self) -> int:
-        """Dimension of the data the map acts on."""
-        return int(self.mean.shape[0])
-
-    @property
-    def n_states(self) -> int:
-        """Number of cell states."""
-        return int(self.centroids.shape[0])
-
-    @property
-    def moved_genes(self) -> np.ndarray:
-        """Boolean mask of the genes the map can move (in some state)."""
-        return (self.direction != 0).any(0) | (self.extra != 0).any(0)
-
-    def _check(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != self.n_genes:
-            msg = f"Expected an array of shape (n_cells, {self.n_genes}), got {x.shape}."
-            raise ValueError(msg)
-        return x
-
-    def states(self, x: np.ndarray) -> np.ndarray:
-        """State of each cell of ``x`` (index of the nearest centroid in the embedding)."""
-        return _nearest(_embed(self._check(x), self.pca_mean, self.pca_components), self.centroids)
-
-    def displacement(self, x: np.ndarray, *, sparsify: bool = False, trained: bool = True) -> np.ndarray:
-        """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move.
-
-        ``trained=False`` gives the closed-form start instead of the trained state maps.
-        """
-        x = self._check(x)
-        z = (x - self.mean) / self.sd
-        state = self.states(x)
-        out = np.zeros_like(z)
-        for c in range(self.n_states):
-            rows = np.flatnonzero(state == c)
-            if not rows.size:
-                continue
-            if trained and c in self.state_maps:
-                cols, state_map = self.state_maps[c]
-                out[np.ix_(rows, cols)] = state_map.displacement(z[np.ix_(rows, cols)])
-                continue
-            out[rows] = _closed_form(
-                z[rows], self.direction[c], self.knots[c], self.steps[c], self.offset[c], self.extra[c]
-            )
-        out *= self.sd
-        if sparsify:
-            out[np.abs(out) <= self.support_tol] = 0.0
-        return out
-
-    def transport(self, x: np.ndarray) -> np.ndarray:
-        """Images ``T(x)`` of the rows of ``x`` (data units, float32)."""
-        return self._check(x) + self.displacement(x)
-
-    # ------------------------------------------------------------------------------ persistence
-    _ARRAYS = (
-        "mean",
-        "sd",
-        "pca_mean",
-        "pca_components",
-        "centroids",
-        "direction",
-        "knots",
-        "steps",
-        "offset",
-        "extra",
-        "support_tol",
-    )
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """Every parameter and a JSON config as a flat dict of arrays (no pickle).
-
-        A trained state ``c`` adds ``state{c}.genes`` and its map's arrays under ``state{c}.``.
-        """
-        arrays = {name: getattr(self, name) for name in self._ARRAYS}
-        for c, (cols, state_map) in self.state_maps.items():
-            arrays[f"state{c}.genes"] = cols
-            arrays.update({f"state{c}.{k}": v for k, v in state_map.to_arrays().items()})
-        config = {
-            "kind": self.kind,
-            "format_version": FORMAT_VERSION,
-            "genes": self.genes,
-            "trained_states": sorted(self.state_maps),
-        }
-        arrays["config"] = np.array(json.dumps(config))
-        return arrays
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ConditionalMap:
-        """Inverse of :meth:`to_arrays`."""
-        config = json.loads(str(np.asarray(arrays["config"])))
-        if config.get("kind") != cls.kind or config.get("format_version") not in READ_VERSIONS:
-            msg = (
-                f"Not a conditional map of format version {' or '.join(map(str, READ_VERSIONS))}: {config!r}."
-            )
-            raise ValueError(msg)
-        state_maps = {}
-        for c in config.get("trained_states", []):
-            prefix = f"state{c}."
-            parts = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
-            state_maps[int(c)] = (np.asarray(parts.pop("genes")), SparseOTMap.from_arrays(parts))
-        return cls(
-            **{name: np.asarray(arrays[name]) for name in cls._ARRAYS},
-            genes=config["genes"],
-            state_maps=state_maps,
-        )
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the map to one ``.npz`` file (no pickle); returns the path written."""
-        return write_npz(path, self.to_arrays())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ConditionalMap:
-        """Read a map written by :meth:`save`."""
-        return cls.from_arrays(read_npz(path))
-
-    def __repr__(self) -> str:
-        return (
-            f"ConditionalMap(n_genes={self.n_genes}, n_states={self.n_states}, "
-            f"moved genes={int(self.moved_genes.sum())}, trained states={len(self.state_maps)})"
-        )
-
-
 @dataclass(frozen=True)
 class ConditionalFit:
     """Outcome of :func:`fit_conditional`.
@@ -381,95 +167,6 @@ class ConditionalFit:
     responder_fraction: float = 0.0
     seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre of each point."""
-    return ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1).argmin(1)
-
-
-def _closed_form(
-    z: np.ndarray, u: np.ndarray, knots: np.ndarray, steps: np.ndarray, offset: float, extra: np.ndarray
-) -> np.ndarray:
-    """Closed-form displacement of one state's cells ``z`` (z-scores): the move along ``u`` plus ``extra``."""
-    out = np.broadcast_to(extra, z.shape).astype(np.float32)
-    if np.any(u):
-        move = np.interp(z @ u, knots, steps) + offset
-        out = out + move[:, None].astype(np.float32) * u[None, :]
-    return out
-
-
-def _welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean shift ``mean(b) − mean(a)`` per column, its standard error and Welch–Satterthwaite degrees of freedom (float64)."""
-    f8 = np.float64
-    va, vb = a.var(0, ddof=1, dtype=f8) / a.shape[0], b.var(0, ddof=1, dtype=f8) / b.shape[0]
-    se = np.maximum(np.sqrt(va + vb), 1e-12)
-    df = (va + vb) ** 2 / np.maximum(va**2 / (a.shape[0] - 1) + vb**2 / (b.shape[0] - 1), 1e-300)
-    return b.mean(0, dtype=f8) - a.mean(0, dtype=f8), se, np.maximum(df, 1.0)
-
-
-def _two_sided(t: np.ndarray, df: np.ndarray) -> np.ndarray:
-    """Two-sided p-values of Welch's ``t`` statistics (Student's t with ``df`` degrees of freedom)."""
-    return np.minimum(2.0 * stats.t.sf(np.abs(t), df), 1.0)
-
-
-def _two_groups(z: np.ndarray, n_iter: int = 200) -> tuple[np.ndarray, float]:
-    """EM for ``z ~ (1 − π) N(0, 1) + π N(0, 1 + τ²)``: posterior probability of the second group and ``τ²/(1 + τ²)``."""
-    pi, tau2 = 0.05, 4.0
-    w = np.zeros_like(z)
-    for _ in range(n_iter):
-        l0 = (1.0 - pi) * stats.norm.pdf(z)
-        l1 = pi * stats.norm.pdf(z, scale=math.sqrt(1.0 + tau2))
-        w = l1 / np.maximum(l0 + l1, 1e-300)
-        pi = float(np.clip(w.mean(), 1e-4, 0.5))
-        tau2 = max(float((w * z * z).sum() / max(w.sum(), 1e-9)) - 1.0, 1e-3)
-    return w, tau2 / (1.0 + tau2)
-
-
-def _embed(a: np.ndarray, mean: np.ndarray, components: np.ndarray, block: int = 8192) -> np.ndarray:
-    """``(a − mean) @ components.T`` block by block (no full-size temporary)."""
-    out = np.empty((a.shape[0], components.shape[0]), dtype=np.float32)
-    for start in range(0, a.shape[0], block):
-        out[start : start + block] = (a[start : start + block] - mean) @ components.T
-    return out
-
-
-def _embed_and_cluster(
-    x: np.ndarray, y: np.ndarray, keep: np.ndarray, config: ConditionalConfig, n_states: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """PCA of the cells of ``x`` and ``y`` in the genes ``keep`` and Ward states.
-
-    Returns ``(labels of x, labels of y, pca_mean, components, centroids)``. The PCA is fitted on at
-    most :data:`PCA_MAX_CELLS` cells and the clustering on at most ``config.max_cluster_cells``
-    (seeded subsamples); every cell then joins its nearest centroid.
-    """
-    from sklearn.cluster import AgglomerativeClustering
-    from sklearn.decomposition import PCA
-
-    rng = np.random.default_rng(seed)
-    n_x, n, d = x.shape[0], x.shape[0] + y.shape[0], x.shape[1]
-    rows = np.sort(rng.choice(n, PCA_MAX_CELLS, replace=False)) if n > PCA_MAX_CELLS else np.arange(n)
-    sample = np.vstack([x[rows[rows < n_x]], y[rows[rows >= n_x] - n_x]])[:, keep]
-    n_pcs = int(min(config.n_pcs, sample.shape[0] - 1, sample.shape[1] - 1))
-    pca_mean = np.zeros(d, np.float32)
-    components = np.zeros((max(n_pcs, 1), d), np.float32)
-    if n_pcs >= 1:
-        # the PCA scanpy's sc.pp.pca runs on dense data (scikit-learn, randomised solver for large data)
-        pca = PCA(n_components=n_pcs, svd_solver="auto", random_state=seed).fit(sample)
-        pca_mean[keep] = pca.mean_
-        components[:, keep] = pca.components_
-    emb = np.vstack([_embed(x, pca_mean, components), _embed(y, pca_mean, components)])
-    if n_states == 1:
-        centroids = emb.mean(0, keepdims=True)
-    else:
-        idx = np.arange(n)
-        if n > config.max_cluster_cells:
-            idx = np.sort(rng.choice(n, config.max_cluster_cells, replace=False))
-        sub_labels = AgglomerativeClustering(n_clusters=n_states, linkage="ward").fit_predict(emb[idx])
-        centroids = np.stack([emb[idx][sub_labels == c].mean(0) for c in range(n_states)])
-    # every cell (clustered or not) belongs to its nearest centroid, as ConditionalMap.states decides
-    labels = _nearest(emb, centroids)
-    return labels[:n_x], labels[n_x:], pca_mean, components, centroids
 
 
 def fit_conditional(
@@ -670,8 +367,11 @@ def fit_conditional(
                 seed=seed + c,
                 device=device,
             )
+            t_state = time.perf_counter()
             trainer.start_from(start)
-            res = finish(trainer, trainer.train(trainer.config.n_iters))
+            res = finish(
+                trainer, trainer.train(trainer.config.n_iters), seconds=time.perf_counter() - t_state
+            )
             state_maps[c] = (cols, res.map.to("cpu"))
             trained.append(
                 {

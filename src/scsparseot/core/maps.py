@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .conditional import ConditionalMap
+from .conditional_map import ConditionalMap
 from .map import SparseOTMap
 
 if TYPE_CHECKING:

@@ -1,0 +1,254 @@
+"""The fitted state-conditional map: cell states, the closed form per state, trained state networks.
+
+:func:`~scsparseot.core.fit_conditional` (in :mod:`scsparseot.core.conditional`) fits it; this
+module holds what a fitted map needs to move cells and to be saved: a cell's state is the nearest
+centroid in the state embedding, and each state moves its genes by its trained network or, before
+training, by its closed form (the one-dimensional OT map along the state's response direction).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._npz import read_npz, write_npz
+from .map import SparseOTMap
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+    from pathlib import Path
+
+__all__ = ["ConditionalMap"]
+
+FORMAT_VERSION = 2
+#: maps of format version 1 (no trained states) are read too
+READ_VERSIONS = (1, 2)
+
+
+class ConditionalMap:
+    """A fitted state-conditional map, in data units (see the module docstring).
+
+    Parameters
+    ----------
+    mean, sd
+        Per-gene z-score parameters (source cells).
+    pca_mean, pca_components
+        Centre ``(n_genes,)`` and loadings ``(n_pcs, n_genes)`` of the state embedding (zero
+        loadings on the genes left out of it).
+    centroids
+        State centroids in the embedding, ``(n_states, n_pcs)``.
+    direction
+        Unit response direction of each state in z-scores, ``(n_states, n_genes)``; zero rows for
+        states that do not move.
+    knots, steps
+        Quantile knots of the source projections and the move at each knot, ``(n_states, n_knots)``.
+    offset
+        Move added to every cell of a state, ``(n_states,)``.
+    extra
+        Shrunken shifts of further genes per state in z-scores, ``(n_states, n_genes)``.
+    state_maps
+        Trained maps of the states that move: state index → (indices of its moved genes, a
+        :class:`~scsparseot.core.SparseOTMap` on their z-scores). In such a state this map
+        replaces the closed form (``direction``, ``knots``, ``steps``, ``offset``, ``extra``,
+        which then only record the start).
+    support_tol
+        Per-gene tolerance (data units) below which a displacement counts as zero.
+    genes
+        Gene names, kept for reference.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from scsparseot.core import ConditionalMap, fit_conditional
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(300, 8)), rng.normal(size=(300, 8))
+    >>> y[:, 2] += 1.0
+    >>> m = fit_conditional(x, y).map
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     again = ConditionalMap.load(m.save(f"{d}/map"))
+    >>> bool(np.array_equal(again.displacement(x), m.displacement(x)))
+    True
+    """
+
+    kind = "conditional"
+
+    def __init__(
+        self,
+        *,
+        mean: np.ndarray,
+        sd: np.ndarray,
+        pca_mean: np.ndarray,
+        pca_components: np.ndarray,
+        centroids: np.ndarray,
+        direction: np.ndarray,
+        knots: np.ndarray,
+        steps: np.ndarray,
+        offset: np.ndarray,
+        extra: np.ndarray,
+        support_tol: np.ndarray | float,
+        genes: list[str] | None = None,
+        state_maps: Mapping[int, tuple[np.ndarray, SparseOTMap]] | None = None,
+    ) -> None:
+        f32 = np.float32
+        self.mean, self.sd = np.asarray(mean, f32), np.asarray(sd, f32)
+        self.pca_mean, self.pca_components = np.asarray(pca_mean, f32), np.asarray(pca_components, f32)
+        self.centroids = np.asarray(centroids, f32)
+        self.direction, self.extra = np.asarray(direction, f32), np.asarray(extra, f32)
+        self.knots, self.steps = np.asarray(knots, f32), np.asarray(steps, f32)
+        self.offset = np.asarray(offset, f32)
+        self.support_tol = np.broadcast_to(np.asarray(support_tol, f32), self.mean.shape).copy()
+        self.genes = None if genes is None else [str(g) for g in genes]
+        self.state_maps = {
+            int(c): (np.asarray(cols, np.int64), m) for c, (cols, m) in (state_maps or {}).items()
+        }
+
+    @property
+    def n_genes(self) -> int:
+        """Dimension of the data the map acts on."""
+        return int(self.mean.shape[0])
+
+    @property
+    def n_states(self) -> int:
+        """Number of cell states."""
+        return int(self.centroids.shape[0])
+
+    @property
+    def moved_genes(self) -> np.ndarray:
+        """Boolean mask of the genes the map can move (in some state)."""
+        return (self.direction != 0).any(0) | (self.extra != 0).any(0)
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.n_genes:
+            msg = f"Expected an array of shape (n_cells, {self.n_genes}), got {x.shape}."
+            raise ValueError(msg)
+        return x
+
+    def states(self, x: np.ndarray) -> np.ndarray:
+        """State of each cell of ``x`` (index of the nearest centroid in the embedding)."""
+        return _nearest(_embed(self._check(x), self.pca_mean, self.pca_components), self.centroids)
+
+    def displacement(self, x: np.ndarray, *, sparsify: bool = False, trained: bool = True) -> np.ndarray:
+        """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move.
+
+        ``trained=False`` gives the closed-form start instead of the trained state maps.
+        """
+        x = self._check(x)
+        z = (x - self.mean) / self.sd
+        state = self.states(x)
+        out = np.zeros_like(z)
+        for c in range(self.n_states):
+            rows = np.flatnonzero(state == c)
+            if not rows.size:
+                continue
+            if trained and c in self.state_maps:
+                cols, state_map = self.state_maps[c]
+                out[np.ix_(rows, cols)] = state_map.displacement(z[np.ix_(rows, cols)])
+                continue
+            out[rows] = _closed_form(
+                z[rows], self.direction[c], self.knots[c], self.steps[c], self.offset[c], self.extra[c]
+            )
+        out *= self.sd
+        if sparsify:
+            out[np.abs(out) <= self.support_tol] = 0.0
+        return out
+
+    def transport(self, x: np.ndarray) -> np.ndarray:
+        """Images ``T(x)`` of the rows of ``x`` (data units, float32)."""
+        return self._check(x) + self.displacement(x)
+
+    # ------------------------------------------------------------------------------ persistence
+    _ARRAYS = (
+        "mean",
+        "sd",
+        "pca_mean",
+        "pca_components",
+        "centroids",
+        "direction",
+        "knots",
+        "steps",
+        "offset",
+        "extra",
+        "support_tol",
+    )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Every parameter and a JSON config as a flat dict of arrays (no pickle).
+
+        A trained state ``c`` adds ``state{c}.genes`` and its map's arrays under ``state{c}.``.
+        """
+        arrays = {name: getattr(self, name) for name in self._ARRAYS}
+        for c, (cols, state_map) in self.state_maps.items():
+            arrays[f"state{c}.genes"] = cols
+            arrays.update({f"state{c}.{k}": v for k, v in state_map.to_arrays().items()})
+        config = {
+            "kind": self.kind,
+            "format_version": FORMAT_VERSION,
+            "genes": self.genes,
+            "trained_states": sorted(self.state_maps),
+        }
+        arrays["config"] = np.array(json.dumps(config))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ConditionalMap:
+        """Inverse of :meth:`to_arrays`."""
+        config = json.loads(str(np.asarray(arrays["config"])))
+        if config.get("kind") != cls.kind or config.get("format_version") not in READ_VERSIONS:
+            msg = (
+                f"Not a conditional map of format version {' or '.join(map(str, READ_VERSIONS))}: {config!r}."
+            )
+            raise ValueError(msg)
+        state_maps = {}
+        for c in config.get("trained_states", []):
+            prefix = f"state{c}."
+            parts = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+            state_maps[int(c)] = (np.asarray(parts.pop("genes")), SparseOTMap.from_arrays(parts))
+        return cls(
+            **{name: np.asarray(arrays[name]) for name in cls._ARRAYS},
+            genes=config["genes"],
+            state_maps=state_maps,
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the map to one ``.npz`` file (no pickle); returns the path written."""
+        return write_npz(path, self.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ConditionalMap:
+        """Read a map written by :meth:`save`."""
+        return cls.from_arrays(read_npz(path))
+
+    def __repr__(self) -> str:
+        return (
+            f"ConditionalMap(n_genes={self.n_genes}, n_states={self.n_states}, "
+            f"moved genes={int(self.moved_genes.sum())}, trained states={len(self.state_maps)})"
+        )
+
+
+def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre of each point."""
+    return ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1).argmin(1)
+
+
+def _closed_form(
+    z: np.ndarray, u: np.ndarray, knots: np.ndarray, steps: np.ndarray, offset: float, extra: np.ndarray
+) -> np.ndarray:
+    """Closed-form displacement of one state's cells ``z`` (z-scores): the move along ``u`` plus ``extra``."""
+    out = np.broadcast_to(extra, z.shape).astype(np.float32)
+    if np.any(u):
+        move = np.interp(z @ u, knots, steps) + offset
+        out = out + move[:, None].astype(np.float32) * u[None, :]
+    return out
+
+
+def _embed(a: np.ndarray, mean: np.ndarray, components: np.ndarray, block: int = 8192) -> np.ndarray:
+    """``(a − mean) @ components.T`` block by block (no full-size temporary)."""
+    out = np.empty((a.shape[0], components.shape[0]), dtype=np.float32)
+    for start in range(0, a.shape[0], block):
+        out[start : start + block] = (a[start : start + block] - mean) @ components.T
+    return out
