@@ -203,7 +203,7 @@ def fit_conditional(
     penalty, lam
         Sparsity penalty and its strength λ of the state maps.
     train_config
-        :class:`~scsparseot.core.TrainConfig` of the state maps (default :data:`STATE_TRAIN`).
+        :class:`~scsparseot.core.TrainConfig` of the state maps (default ``scsparseot.core.conditional.STATE_TRAIN``).
     device
         Device of the state maps' training (``"cpu"``, ``"cuda"``; ``"auto"`` picks CUDA when
         available).

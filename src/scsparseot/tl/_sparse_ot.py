@@ -163,7 +163,7 @@ def sparse_ot(
         Cells per training batch (overrides ``config.batch_size``).
     config
         Full trainer settings, :class:`~scsparseot.core.TrainConfig` (default for
-        ``"conditional"``: :data:`scsparseot.core.conditional.STATE_TRAIN`, small networks).
+        ``"conditional"``: ``scsparseot.core.conditional.STATE_TRAIN``, small networks).
     anneal
         Settings of the λ searches, :class:`~scsparseot.core.AnnealConfig` (``alpha``, iteration
         counts, temperature schedule).
