@@ -143,6 +143,22 @@ def _fit(
     }
 
 
+def _conditional(
+    x: np.ndarray, y: np.ndarray, *, progress: Any = None, support_tol: Any = None, seed: int = 0
+) -> dict[str, Any]:
+    """The library's default map (state-conditional, state networks trained) with its own gene calls."""
+    from scsparseot import core
+
+    fit = core.fit_conditional(x, y, support_tol=support_tol, seed=seed)
+    states = fit.info["trained_states"]
+    return {
+        "tx": fit.map.transport(x),
+        "n_iters": int(sum(s["n_iters"] for s in states)),
+        "reason": "closed_form" if not states else "trained",
+        "selected": np.flatnonzero(fit.adj_p_value <= 0.05).tolist(),
+    }
+
+
 def _exact(x: np.ndarray, y: np.ndarray, **_: Any) -> dict[str, Any]:
     from scsparseot import baselines
 
@@ -212,6 +228,7 @@ def _textbook(
 
 
 RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "conditional": _conditional,
     "fit": _fit,
     "exact": _exact,
     "translation": _translation,
