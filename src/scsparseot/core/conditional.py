@@ -60,6 +60,7 @@ from .._checks import check_int
 from ._conditional_stats import _embed_and_cluster, _two_groups, _two_sided, _welch
 from ._rows import check_cells
 from ._scale import floored_sd
+from .calibration import benjamini_hochberg
 from .conditional_map import ConditionalMap, _closed_form
 from .fit import finish
 from .responders import responder_fraction
@@ -270,7 +271,7 @@ def fit_conditional(
         p_best = p_state[tested].min(0) if tested else np.ones(d)
         p_mean = np.minimum(1.0, 2.0 * np.minimum(p_all, k * p_best))
         p_value = np.minimum(1.0, 2.0 * np.minimum(p_mean, p_spread)) if config.spread else p_mean
-        adj = stats.false_discovery_control(p_value)
+        adj = benjamini_hochberg(p_value)
         selected = adj <= fdr
         if selected.all() or not selected.any():
             break
@@ -285,9 +286,7 @@ def fit_conditional(
         p_het = np.ones(d)
     heterogeneous = selected & (p_het <= config.heterogeneity)
     # genes called for a change of spread, whose mean shifts alone would not be called, move in every state
-    spread = (
-        selected & (stats.false_discovery_control(p_mean) > fdr) if config.spread else np.zeros(d, dtype=bool)
-    )
+    spread = selected & (benjamini_hochberg(p_mean) > fdr) if config.spread else np.zeros(d, dtype=bool)
 
     # per state: the shift it moves by, its direction and its one-dimensional map
     direction = np.zeros((n_states, d))
