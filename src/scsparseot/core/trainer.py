@@ -215,6 +215,17 @@ class Trainer:
         steps, convexity kept by projection), so that training refines that map instead of the
         gene-wise Gaussian one. ``images`` are the start map's images of the source cells, in data
         units. Returns the final mean squared error of ``g`` in standardised units.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from scsparseot.core import TrainConfig, Trainer
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(100, 3)).astype("float32")
+        >>> y = x + np.array([1.0, 0.0, 0.0], dtype="float32")
+        >>> t = Trainer(x, y, config=TrainConfig(hidden=(8,)), device="cpu")
+        >>> t.start_from(x + np.array([1.0, 0.0, 0.0])) < 1e-3  # ∇g now moves gene 0 by 1
+        True
         """
         images = np.asarray(images, dtype=np.float32)
         if images.shape != self.x.shape:
