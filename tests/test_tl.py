@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import sparse
 
@@ -67,6 +68,10 @@ def test_uns_summary_and_params(fitted):
     summary = sso.get.summary(fitted)
     assert (summary["n_source"] == 150).all()
     assert (summary["avg_dim"] < 8).all()
+    # 150 control cells cannot give null maps with the target's 150 cells: halves, and it says so
+    assert (summary["null"] == "halves").all()
+    assert (summary["responder_fraction_low"] <= summary["responder_fraction"]).all()
+    assert (summary["responder_fraction"] <= summary["responder_fraction_high"]).all()
     hist = sso.get.training_history(fitted, target="drug_1")
     assert hist["step"].is_monotonic_increasing
     assert len(hist) == len(res["history"][res["history"]["target"] == "drug_1"])
@@ -278,8 +283,10 @@ def test_response_score_and_responder_fraction():
     layer = adata.layers["sparse_ot_displacement"][src].toarray()
     np.testing.assert_allclose(col[src].to_numpy(), np.linalg.norm(layer, axis=1), rtol=1e-5, atol=1e-6)
     # half of the treated cells respond: the estimate is near 0.5 although the map moves every cell
-    frac = sso.get.summary(adata)["responder_fraction"][0]
-    assert frac == pytest.approx(0.5, abs=0.1)
+    summary = sso.get.summary(adata).iloc[0]
+    assert summary["responder_fraction"] == pytest.approx(0.5, abs=0.1)
+    assert summary["responder_fraction_low"] < 0.5 < summary["responder_fraction_high"]
+    assert summary["responder_fraction_high"] - summary["responder_fraction_low"] < 0.4
     selected = sso.get.perturbed_genes(adata, selected_only=True)["gene"]
     cols = adata.var_names.get_indexer(selected)
     assert (layer[:, cols] != 0).any(1).mean() > 0.8
@@ -330,6 +337,13 @@ def test_conditional_map_finds_a_one_type_response_and_its_cells(tmp_path):
     assert set(genes["gene"]) == {"g20", "g21", "g22"}
     summary = sso.get.summary(adata)
     assert summary["reason"][0] in ("converged", "max_iters") and summary["n_iters"][0] > 0
+    assert summary["null"][0] == "tests"
+    # a quarter of the treated cells respond, weakly (estimates of overlapping responders run low):
+    # the interval excludes no response and a response of half the cells
+    low, rho, high = summary.loc[
+        0, ["responder_fraction_low", "responder_fraction", "responder_fraction_high"]
+    ]
+    assert 0.1 < low <= rho <= high < 0.35
     df = sso.get.response(adata, groupby="cell_type")
     med = df.groupby(["side", "group"], observed=True)["response"].median()
     assert med["source", "mono"] > 1.0 and med["source", "lymph"] == 0.0  # lymphocytes stay in place
@@ -339,6 +353,7 @@ def test_conditional_map_finds_a_one_type_response_and_its_cells(tmp_path):
     path = tmp_path / "c.h5ad"
     adata.write_h5ad(path)
     back = ad.read_h5ad(path)
+    pd.testing.assert_frame_equal(sso.get.summary(back), summary)
     m = sso.get.map(back)
     assert isinstance(m, sso.core.ConditionalMap) and m.state_maps  # the trained state maps survive
     src = (adata.obs["drug"] == "control").to_numpy()

@@ -59,12 +59,15 @@ SUMMARY_COLUMNS = (
     "n_selected_genes",
     "avg_dim",
     "responder_fraction",
+    "responder_fraction_low",
+    "responder_fraction_high",
     "sliced_w",
     "lam",
     "n_iters",
     "converged",
     "diverged",
     "reason",
+    "null",
     "seconds",
 )
 

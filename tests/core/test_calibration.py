@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scsparseot.core import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores
+from scsparseot.core import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores, null_split_sizes
 
 
 def test_bh_hand_computed():
@@ -68,3 +68,24 @@ def test_gene_scores_and_null_scores():
     assert np.ptp(out.mean(0)) < 0.5
     with pytest.raises(ValueError, match="at least 4"):
         null_scores(x[:3], displace, n_null=1)
+
+
+def test_null_matches_the_target_size_when_the_source_allows():
+    # many control cells, few treated: the null's target part has the real target's size, its
+    # source part the rest (a half-vs-half null would be quieter than the real comparison)
+    assert null_split_sizes(2000, 200) == (1800, 200, True)
+    assert null_split_sizes(400, 200) == (200, 200, True)
+    # too few control cells for that: halves, which are noisier than the real comparison
+    assert null_split_sizes(300, 250) == (150, 150, False)
+    assert null_split_sizes(300) == (150, 150, False)
+    x = np.random.default_rng(3).normal(size=(100, 2))
+    sizes = []
+    null_scores(x, lambda a, b, s: sizes.append((len(a), len(b))) or np.zeros_like(a), n_null=2, n_target=10)
+    assert sizes == [(90, 10), (90, 10)]
+
+
+def test_pvalues_have_a_floor():
+    # the fitted tail is trusted at most two decades below the smallest count
+    null = np.random.default_rng(4).exponential(1.0, 99)
+    p = empirical_pvalues(np.array([1e6]), null)
+    assert p[0] == pytest.approx(0.01 / 100)

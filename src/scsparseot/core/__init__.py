@@ -2,7 +2,7 @@
 
 from ._device import named_seed, resolve_device
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
-from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores
+from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores, null_split_sizes
 from .cells import CellData, CellProfile, DenseCells, LazyCells, SparseCells, as_cells
 from .conditional import ConditionalConfig, ConditionalFit, ConditionalMap, fit_conditional
 from .fit import fit_map
@@ -18,7 +18,13 @@ from .metrics import (
     support_frequency,
 )
 from .penalties import L1, STVS, KOverlap, Penalty, SmoothedL0, get_penalty
-from .responders import responder_fraction, target_response
+from .responders import (
+    normal_interval,
+    responder_fraction,
+    responder_fraction_interval,
+    responder_fraction_se,
+    target_response,
+)
 from .stability import select_by_support, selection_frequency
 from .stopping import ConvergenceMonitor
 from .summary import DisplacementSummary, summarise_displacements
@@ -59,12 +65,16 @@ __all__ = [
     "get_penalty",
     "map_from_arrays",
     "named_seed",
+    "normal_interval",
     "null_scores",
+    "null_split_sizes",
     "precision_at_k",
     "rank_genes",
     "recall",
     "resolve_device",
     "responder_fraction",
+    "responder_fraction_interval",
+    "responder_fraction_se",
     "select_by_support",
     "selection_frequency",
     "sliced_wasserstein",

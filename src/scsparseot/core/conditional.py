@@ -63,7 +63,7 @@ from ._scale import floored_sd
 from .calibration import benjamini_hochberg
 from .conditional_map import ConditionalMap, _closed_form
 from .fit import finish
-from .responders import responder_fraction
+from .responders import responder_fraction, responder_fraction_se
 from .trainer import TrainConfig, Trainer
 
 __all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditional"]
@@ -155,6 +155,9 @@ class ConditionalFit:
         Estimated share of target cells that respond: in each state that moves, the mixture
         proportion of responders among its target cells in the genes it moves
         (:func:`~scsparseot.core.responder_fraction`), weighted by the state's target cells.
+    responder_fraction_se
+        Its standard error: the states' half-sampling errors, weighted alike and combined as
+        independent.
     seconds
         Wall-clock time of the fit.
     """
@@ -166,6 +169,7 @@ class ConditionalFit:
     source_states: np.ndarray
     target_states: np.ndarray
     responder_fraction: float = 0.0
+    responder_fraction_se: float = 0.0
     seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -336,18 +340,21 @@ def fit_conditional(
             if np.all(np.diff(qx) > 0):
                 knots[c], steps[c] = qx, qy - qx
                 offset[c] = shift - float(np.interp(sx, qx, qy - qx).mean())
-    share = 0.0
-    for c in range(n_states):
-        genes_c = np.flatnonzero((direction[c] != 0) | (extra[c] != 0))
+    # each state's moved genes; its responders are estimated there, its network trained on them
+    moved_cols = [np.flatnonzero((direction[c] != 0) | (extra[c] != 0)) for c in range(n_states)]
+    share = share_var = 0.0
+    for c, genes_c in enumerate(moved_cols):
         rx, ry = lx == c, ly == c
         if genes_c.size and min(rx.sum(), ry.sum()) >= config.min_cells:
-            share += ry.sum() * responder_fraction(zx[rx][:, genes_c], zy[ry][:, genes_c], seed=seed)
+            xc, yc = zx[rx][:, genes_c], zy[ry][:, genes_c]
+            share += ry.sum() * responder_fraction(xc, yc, seed=seed)
+            se = responder_fraction_se(xc, yc, seed=seed)
+            share_var += (ry.sum() * se) ** 2 if np.isfinite(se) else 0.0
     tol = 0.1 * sd if support_tol is None else np.broadcast_to(np.asarray(support_tol, np.float64), (d,))
     state_maps, trained = {}, []
     train_config = train_config or STATE_TRAIN
     if train and train_config.n_iters > 0:
-        for c in range(n_states):
-            cols = np.flatnonzero((direction[c] != 0) | (extra[c] != 0))
+        for c, cols in enumerate(moved_cols):
             rx, ry = lx == c, ly == c
             if not cols.size or min(rx.sum(), ry.sum()) < max(config.min_cells, 2):
                 continue
@@ -405,6 +412,7 @@ def fit_conditional(
         source_states=lx,
         target_states=ly,
         responder_fraction=float(share / max(len(ly), 1)),
+        responder_fraction_se=float(np.sqrt(share_var) / max(len(ly), 1)),
         seconds=time.perf_counter() - t0,
         info={"n_states": n_states, "tested_states": len(tested), "trained_states": trained},
     )

@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.stats import trim_mean
+from scipy.stats import norm, trim_mean
 
-from .._checks import check_int
+from .._checks import check_int, check_number
 from .metrics import subsample_rows
 
-__all__ = ["responder_fraction", "target_response"]
+__all__ = [
+    "normal_interval",
+    "responder_fraction",
+    "responder_fraction_interval",
+    "responder_fraction_se",
+    "target_response",
+]
 
 
 def responder_fraction(
@@ -86,6 +92,92 @@ def responder_fraction(
         for _ in range(draws)
     ]
     return float(np.clip(np.mean(raw), 0.0, 1.0))
+
+
+def responder_fraction_se(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_neighbors: int = 15,
+    max_cells: int | None = 5000,
+    n_half: int = 10,
+    seed: int = 0,
+) -> float:
+    """Half-sampling standard error of :func:`responder_fraction` (``nan`` with too few cells).
+
+    Each of ``n_half`` replicates draws half of the compared size ``n`` (the smaller group, at most
+    ``max_cells``) from each group without replacement and estimates ``ρ`` there, unclipped. Drawn
+    from ``n`` cells, half-samples vary as much as the whole sample does (the finite-population
+    factor ``1 − 1/2`` halves the variance of a half-size sample); drawn from a larger group they vary
+    up to twice as much, so the error is, if anything, too large.
+    """
+    check_int("n_half", n_half, 2, expected="an integer ≥ 2")
+    n = min(x.shape[0], y.shape[0], max_cells or x.shape[0])
+    if x.shape[1] == 0 or n < 8:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    raw = [
+        _unclipped_fraction(
+            *(np.asarray(subsample_rows(a, n // 2, rng, sort=True), dtype=np.float64) for a in (x, y)),
+            n_neighbors,
+        )
+        for _ in range(n_half)
+    ]
+    return float(np.std(raw, ddof=1))
+
+
+def responder_fraction_interval(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    level: float = 0.95,
+    n_neighbors: int = 15,
+    max_cells: int | None = 5000,
+    n_half: int = 10,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """:func:`responder_fraction` with a normal interval from its half-sampling standard error.
+
+    Parameters
+    ----------
+    x, y, n_neighbors, max_cells, seed
+        As in :func:`responder_fraction`.
+    level
+        Coverage of the interval.
+    n_half
+        Half-samples for the standard error.
+
+    Returns
+    -------
+    The estimate and the interval's lower and upper ends, all in ``[0, 1]``; the interval is
+    ``(nan, nan)`` with fewer than 8 cells in a group.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(400, 5)), rng.normal(size=(400, 5))
+    >>> y[:100] += 4.0
+    >>> rho, low, high = responder_fraction_interval(x, y)
+    >>> bool(low < 0.25 < high)
+    True
+    """
+    check_number("level", level, low=0, low_open=True)
+    if level >= 1:
+        msg = f"level must be below 1, got {level!r}."
+        raise ValueError(msg)
+    rho = responder_fraction(x, y, n_neighbors=n_neighbors, max_cells=max_cells, seed=seed)
+    se = responder_fraction_se(x, y, n_neighbors=n_neighbors, max_cells=max_cells, n_half=n_half, seed=seed)
+    low, high = normal_interval(rho, se, level)
+    return rho, low, high
+
+
+def normal_interval(estimate: float, se: float, level: float = 0.95) -> tuple[float, float]:
+    """``estimate ± z · se`` clipped to ``[0, 1]`` (``(nan, nan)`` when ``se`` is not finite)."""
+    if not np.isfinite(se):
+        return float("nan"), float("nan")
+    z = float(norm.ppf(0.5 + level / 2))
+    return float(np.clip(estimate - z * se, 0.0, 1.0)), float(np.clip(estimate + z * se, 0.0, 1.0))
 
 
 def _unclipped_fraction(x: np.ndarray, y: np.ndarray, n_neighbors: int) -> float:

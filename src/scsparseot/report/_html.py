@@ -93,6 +93,14 @@ def _fmt(value: Any) -> str:
 _PERCENT = frozenset({"support_fraction", "responder_fraction", "selection_frequency"})
 
 
+def _interval(s: Any) -> str:
+    """`` (95% interval a–b)`` of the responder share, or nothing when it has none."""
+    low, high = s.get("responder_fraction_low"), s.get("responder_fraction_high")
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return ""
+    return f" (95% interval {low:.0%}–{high:.0%})"
+
+
 def _table(df: pd.DataFrame, columns: dict[str, str], *, css: str, row_class: pd.Series | None = None) -> str:
     """An HTML table of ``columns`` (name → header) of ``df``; shares are written as percentages."""
     head = "".join(f"<th>{_esc(label)}</th>" for label in columns.values())
@@ -142,7 +150,7 @@ def _drug(out: Path, page: DrugPage, *, top_n: int, embed: bool) -> str:
     facts = (
         f"{s['n_source']} control and {s['n_target']} treated cells, {s['n_genes']} genes fitted; "
         f"{s['avg_dim']:.1f} genes moved per cell on average; estimated responders "
-        f"{s['responder_fraction']:.0%}; λ = {s['lam']:.3g}; sliced-W error {s['sliced_w']:.3g}; "
+        f"{s['responder_fraction']:.0%}{_interval(s)}; λ = {s['lam']:.3g}; sliced-W error {s['sliced_w']:.3g}; "
         f"{s['n_iters']} iterations, {s['seconds']:.0f} s, {_esc(s['reason'])}"
         + ("" if s["converged"] else " (not converged)")
         + ("; diverged" if s["diverged"] else "")

@@ -23,8 +23,18 @@ from ._spec import TargetFit
 if TYPE_CHECKING:
     from ._spec import FitSpec
 
-FORMAT_VERSION = 3
-_SCALARS = ("lam", "seconds", "n_iters", "converged", "diverged", "reason", "responder_fraction")
+FORMAT_VERSION = 4
+_SCALARS = (
+    "lam",
+    "seconds",
+    "n_iters",
+    "converged",
+    "diverged",
+    "reason",
+    "responder_fraction",
+    "responder_fraction_se",
+    "null_design",
+)
 _SUMMARY_ARRAYS = ("response", "mean", "mean_abs", "support")
 
 

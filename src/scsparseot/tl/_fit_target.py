@@ -11,10 +11,11 @@ from ..core import (
     fit_conditional,
     fit_map,
     null_scores,
+    null_split_sizes,
     selection_frequency,
     summarise_displacements,
 )
-from ._spec import TargetFit
+from ._spec import TargetFit, call_level
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -125,7 +126,11 @@ def _fit_target(
         null = None
         if spec.fdr is not None:
             null = null_scores(
-                xd, lambda a, b, s: _baseline_map(a, b, spec, s) - a, n_null=spec.n_null, seed=seed
+                xd,
+                lambda a, b, s: _baseline_map(a, b, spec, s) - a,
+                n_null=spec.n_null,
+                n_target=yd.shape[0],
+                seed=seed,
             )
         return TargetFit(
             displacements=summarise_displacements(xd, delta, spec.support_tol, y=yd),
@@ -133,6 +138,7 @@ def _fit_target(
             lam=float("nan"),
             seconds=seconds,
             null_scores=null,
+            null_design=_null_design(spec, xd.shape[0], yd.shape[0]),
         )
     main = _fit(x, y, spec, seed, genes, callback)
     fixed = replace(spec, lam=main.lam, max_genes=None)
@@ -148,7 +154,11 @@ def _fit_target(
         )
     if spec.fdr is not None:
         null = null_scores(
-            x, lambda a, b, s: _null_row(_fit(a, b, fixed, s, genes), a), n_null=spec.n_null, seed=seed
+            x,
+            lambda a, b, s: _null_row(_fit(a, b, fixed, s, genes), a),
+            n_null=spec.n_null,
+            n_target=y.shape[0],
+            seed=seed,
         )
     return TargetFit(
         displacements=summarise_displacements(x, main.map, main.map.support_tol, y=y),
@@ -164,6 +174,7 @@ def _fit_target(
         map=main.map,
         selection_frequency=freq,
         null_scores=null,
+        null_design=_null_design(spec, x.shape[0], y.shape[0]),
     )
 
 
@@ -172,7 +183,7 @@ def _fit_conditional(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, gen
     fit = fit_conditional(
         x,
         y,
-        fdr=spec.fdr if spec.fdr is not None else 0.05,
+        fdr=call_level(spec.fdr),
         support_tol=spec.support_tol,
         penalty=spec.penalty,
         lam=float(spec.lam),
@@ -198,9 +209,18 @@ def _fit_conditional(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, gen
         map=fit.map,
         p_value=fit.p_value,
         responder_fraction=fit.responder_fraction,
+        responder_fraction_se=fit.responder_fraction_se,
+        null_design="tests",
         source_states=fit.source_states,
         target_states=fit.target_states,
     )
+
+
+def _null_design(spec: FitSpec, n_source: int, n_target: int) -> str:
+    """``"matched"`` or ``"halves"`` (:func:`~scsparseot.core.null_split_sizes`) with null fits, else ``"none"``."""
+    if spec.fdr is None:
+        return "none"
+    return "matched" if null_split_sizes(n_source, n_target)[2] else "halves"
 
 
 def _null_row(fit: FitResult, a: CellData) -> np.ndarray:

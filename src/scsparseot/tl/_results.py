@@ -11,10 +11,13 @@ from ..core import (
     benjamini_hochberg,
     empirical_pvalues,
     gene_scores,
+    normal_interval,
     responder_fraction,
+    responder_fraction_se,
     select_by_support,
     target_response,
 )
+from ._spec import call_level
 
 if TYPE_CHECKING:
     from ..core import CellData
@@ -49,8 +52,9 @@ def target_result(
     min_support
         Least share of moved source cells of a selected gene (the sparse ICNN's selection).
     fdr
-        Level of the Benjamini–Hochberg selection (``None``: by support alone, or 0.05 for maps
-        whose p-values come from their own tests).
+        Level of the Benjamini–Hochberg selection, which alone selects when there are p-values
+        (``None``: by support alone without null fits, or 0.05 for maps whose p-values come from
+        their own tests).
     store_map
         Keep the map's weights.
 
@@ -62,18 +66,17 @@ def target_result(
     disp = tf.displacements
     support = disp.support
     selected = select_by_support(support, min_support)
-    if tf.p_value is not None:
-        # the map's own tests: BH alone selects (a support filter after BH would void its guarantee,
-        # and a response confined to a small cell type moves few cells)
+    # with p-values, Benjamini–Hochberg alone selects: a support filter after BH would void its
+    # guarantee, and a response confined to a small cell type moves few cells
+    if tf.p_value is not None:  # the map's own tests
         p_value = tf.p_value
         adj_p_value = benjamini_hochberg(p_value)
-        selected = adj_p_value <= (0.05 if fdr is None else fdr)
-    elif tf.null_scores is not None:
+        selected = adj_p_value <= call_level(fdr)
+    elif tf.null_scores is not None:  # control-vs-control null maps
         # gene_scores averages |Δ| over cells: the row of mean |Δ| gives the same scores
         p_value = empirical_pvalues(gene_scores(disp.mean_abs[None, :], x.std(0)), tf.null_scores)
         adj_p_value = benjamini_hochberg(p_value)
-        if fdr is not None:
-            selected &= adj_p_value <= fdr
+        selected = adj_p_value <= call_level(fdr)
     else:
         p_value = adj_p_value = np.full(support.shape, np.nan)
     cols = np.flatnonzero(selected)
@@ -83,21 +86,28 @@ def target_result(
     tx_near = x_sel[:, near] + disp.kept[:, cols[near]].toarray()
     # a state-conditional map: a target cell's neighbours are the source cells of its own state
     groups = {"source_groups": tf.source_states, "target_groups": tf.target_states}
+    if tf.responder_fraction is None:
+        rho = responder_fraction(x_sel, y_sel)
+        rho_se = responder_fraction_se(x_sel, y_sel)
+    else:
+        rho, rho_se = tf.responder_fraction, tf.responder_fraction_se
+    rho_low, rho_high = normal_interval(rho, np.nan if rho_se is None else rho_se)
     summary = {
         "n_source": int(x.shape[0]),
         "n_target": int(y.shape[0]),
         "n_genes": int(x.shape[1]),
         "n_selected_genes": int(selected.sum()),
         "avg_dim": float(disp.avg_dim),
-        "responder_fraction": responder_fraction(x_sel, y_sel)
-        if tf.responder_fraction is None
-        else tf.responder_fraction,
+        "responder_fraction": rho,
+        "responder_fraction_low": rho_low,
+        "responder_fraction_high": rho_high,
         "sliced_w": float(disp.sliced_w),
         "lam": float(tf.lam),
         "n_iters": int(tf.n_iters),
         "converged": bool(tf.converged),
         "diverged": bool(tf.diverged),
         "reason": tf.reason,
+        "null": tf.null_design,
         "seconds": float(tf.seconds),
     }
     return _schema.TargetResult(

@@ -14,7 +14,15 @@ if TYPE_CHECKING:
 
     from ..core import AnnealConfig, ConditionalMap, DisplacementSummary, SparseOTMap, TrainConfig
 
-__all__ = ["FitSpec", "TargetFit"]
+__all__ = ["DEFAULT_FDR", "FitSpec", "TargetFit", "call_level"]
+
+#: level of the calls of maps whose p-values come from their own tests, when ``fdr=None``
+DEFAULT_FDR = 0.05
+
+
+def call_level(fdr: float | None) -> float:
+    """The Benjamini–Hochberg level of a map's own tests: ``fdr``, or :data:`DEFAULT_FDR` when ``None``."""
+    return DEFAULT_FDR if fdr is None else fdr
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,9 @@ class TargetFit:
 
     ``displacements`` holds the sparsified displacements and per-gene summaries, computed block by
     block over the source cells, so no dense ``n_cells × n_genes`` matrix crosses the executor.
+    ``null_design`` says where the p-values come from: ``"matched"`` (control-vs-control maps with
+    the real target's size), ``"halves"`` (too few control cells for that: conservative),
+    ``"tests"`` (the map's own tests) or ``"none"``.
     """
 
     displacements: DisplacementSummary
@@ -59,5 +70,7 @@ class TargetFit:
     null_scores: np.ndarray | None = None
     p_value: np.ndarray | None = None
     responder_fraction: float | None = None
+    responder_fraction_se: float | None = None
+    null_design: str = "none"
     source_states: np.ndarray | None = None
     target_states: np.ndarray | None = None
