@@ -31,12 +31,40 @@ def _version(package: str) -> str | None:
         return None
 
 
+#: what the results depend on: the package and the benchmark code (not the results, not the docs)
+CODE_PATHS = ("src", "benchmarks", ":(exclude)benchmarks/results")
+
+
+def code_state() -> dict[str, Any]:
+    """The commit checked out, the last commit that changed the code (:data:`CODE_PATHS`), and the
+    code files that differ from it (uncommitted changes)."""
+    dirty = git("status", "--porcelain", "--", *CODE_PATHS)
+    return {
+        "git_commit": (git("rev-parse", "HEAD") or "").strip() or None,
+        "code_commit": (git("log", "-1", "--format=%H", "--", *CODE_PATHS) or "").strip() or None,
+        "git_dirty": None if dirty is None else [line[3:] for line in dirty.splitlines()],
+    }
+
+
+def stamp(markdown: str, info: dict[str, Any]) -> str:
+    """``markdown`` with its provenance: the code commit after the title, and a title that says so
+    when the report comes from uncommitted code."""
+    title, _, body = markdown.partition("\n")
+    code = info.get("code_commit") or "unknown"
+    dirty = info.get("git_dirty")
+    if dirty:
+        title += " (from uncommitted code)"
+    line = f"Code: commit `{code[:10]}`" + (
+        f", with uncommitted changes to {', '.join(f'`{f}`' for f in dirty)}." if dirty else ", clean tree."
+    )
+    return f"{title}\n\n{line}\n{body}"
+
+
 def machine(**extra: Any) -> dict[str, Any]:
-    """Platform, CPU count and load, torch threads, versions, the git commit and the source files
-    that differed from it when the run started (the code that ran); ``extra`` is added."""
+    """Platform, CPU count and load, torch threads, versions, and the code that ran
+    (:func:`code_state`, read when the run starts); ``extra`` is added."""
     import torch
 
-    dirty = git("status", "--porcelain", "--", "src")
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -47,8 +75,7 @@ def machine(**extra: Any) -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         **{p: _version(p) for p in ("numpy", "scanpy", "pot", "scsparseot")},
-        "git_commit": (git("rev-parse", "HEAD") or "").strip() or None,
-        "git_dirty_src": None if dirty is None else [line[3:] for line in dirty.splitlines()],
+        **code_state(),
         **extra,
     }
 

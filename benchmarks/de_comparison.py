@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 import torch
-from _meta import clean, machine
+from _meta import clean, machine, stamp
 from anndata import AnnData
 
 import scsparseot as sso
@@ -646,7 +646,7 @@ def write(result: dict[str, Any], out: Path, name: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(result, indent=1))
     md = markdown(result["aggregates"], result["targets"], result["rows"], result)
-    (out / f"{name}.md").write_text(md)
+    (out / f"{name}.md").write_text(stamp(md, result["machine"]))
     print(md)
 
 

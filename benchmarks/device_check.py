@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _meta import clean, machine  # noqa: E402
+from _meta import clean, machine, stamp  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append("")
     lines.append(f"Same genes selected on every device: {same}.")
-    (args.out / "device_check.md").write_text("# Device check\n\n" + "\n".join(lines) + "\n")
+    (args.out / "device_check.md").write_text(
+        stamp("# Device check\n\n" + "\n".join(lines) + "\n", result["machine"])
+    )
     return 0
 
 

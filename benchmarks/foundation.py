@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from _meta import clean, machine
+from _meta import clean, machine, stamp
 
 from scsparseot import baselines, core
 
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         + "\n"
     )
-    (args.out / f"{args.name}.md").write_text(md)
+    (args.out / f"{args.name}.md").write_text(stamp(md, info))
     print()
     print(table)
     for name, t in targets.items():

@@ -10,6 +10,9 @@ Run from the repository root, one suite at a time, with one torch thread (the de
     python benchmarks/run.py heterogeneous           # one-type, switch and mixture responses
     python benchmarks/run.py calibration             # null p-values and calls of the default, no effect and planted
     python benchmarks/run.py lowdim --quick --out /tmp/r   # smoke test: small data, 1 seed
+    python benchmarks/run.py all --jobs 2            # every results file (scripts included), 2 at a time
+    python benchmarks/run.py all --missing           # only the files not yet at the current code commit
+    python benchmarks/run.py all --quick             # every job on small data, into results/quick/
 
 Each run writes ``benchmarks/results/<suite>.json`` (date, machine, exact command, versions, settings,
 per-run rows, mean ± sd aggregates, targets met/not met) and ``<suite>.md`` (tables); ``--quick``
@@ -48,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("suite", choices=SUITES, help="which suite to run")
+    p.add_argument("suite", choices=(*SUITES, "all"), help="which suite to run; all: every results file")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the suite's)")
     p.add_argument("--quick", action="store_true", help="small data, few iterations, 1 seed (smoke test)")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder for the results (default: %(default)s)")
@@ -59,17 +62,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=720.0,
         help="seconds after which one method's process is stopped and recorded as a timeout",
     )
+    p.add_argument("--jobs", type=int, default=1, help="all: jobs run at a time (one torch thread each)")
+    p.add_argument(
+        "--missing", action="store_true", help="all: skip files already at the current code commit"
+    )
+    p.add_argument("--only", nargs="+", default=None, help="all: only these results files (stems)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one suite and write its results."""
     args = parse_args(argv)
+    if args.suite == "all":
+        import torch
+        from _all import run_all
+
+        return min(
+            run_all(
+                quick=args.quick,
+                jobs=args.jobs,
+                missing=args.missing,
+                only=args.only,
+                cuda=torch.cuda.is_available(),
+            ),
+            1,
+        )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import torch
 
     torch.set_num_threads(args.threads)
-    from _meta import clean, machine
+    from _meta import clean, machine, stamp
 
     suite = load(args.suite)
     seeds = list(args.seeds if args.seeds is not None else suite.DEFAULT_SEEDS)
@@ -127,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if notes:
         md.append("\n## Notes\n")
         md.append("\n".join(f"* {n}" for n in notes) + "\n")
-    (args.out / f"{stem}.md").write_text("\n".join(md))
+    (args.out / f"{stem}.md").write_text(stamp("\n".join(md), info))
     for t in targets:
         print(f"target {t['name']}: {'met' if t['met'] else 'NOT met'} ({t['value']})")
     print(f"wrote {args.out / stem}.json and .md ({total:.0f} s)")

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _meta import clean, machine
+from _meta import clean, machine, stamp
 from scipy import sparse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(clean(result), indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(markdown(result))
+    (args.out / f"{args.name}.md").write_text(stamp(markdown(result), info))
     print(markdown(result))
     print(f"wrote {args.out / args.name}.json and .md")
     return 0
