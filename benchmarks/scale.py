@@ -16,7 +16,6 @@ Run from the repository root::
     python benchmarks/scale.py                          # 5k, 20k, 50k cells per group × 2000 genes
     python benchmarks/scale.py --sizes 2000 5000 --backed   # also fit from a backed .h5ad file
     python benchmarks/scale.py --fdr 0.05               # with the control-vs-control null fits
-    python benchmarks/scale.py --method conditional --fdr 0.05 --name scale_conditional
     python benchmarks/scale.py --method default --fdr 0.05 --name scale_default   # the defaults
 
 Writes ``benchmarks/results/scale.json`` and ``scale.md`` (``--name`` changes the stem).
