@@ -128,6 +128,64 @@ def test_bad_options(small, kwargs, exc, match):
     _check(small, exc, match, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("method", "kwargs", "match"),
+    [
+        (
+            "exact",
+            {"lam": 0.5},
+            r"^method='exact' does not use lam=0\.5; leave it unset, or use method='sparse_icnn' or "
+            r"method='conditional'\.$",
+        ),
+        ("translation", {"penalty": "l1"}, "method='translation' does not use penalty='l1'"),
+        (
+            "elastic",
+            {"penalty": sso.core.STVS(gamma=0.5)},
+            r"method='elastic' does not use penalty=STVS\(\.\.\.\) \(the elastic map's penalty is fixed",
+        ),
+        ("exact", {"max_genes": 3}, "does not use max_genes=3; .* method='sparse_icnn' or method='rgd'"),
+        (
+            "rgd",
+            {"max_genes": 3, "anneal": sso.core.AnnealConfig()},
+            r"method='rgd' does not use anneal=AnnealConfig\(\.\.\.\); .* method='sparse_icnn'\.$",
+        ),
+        (
+            "elastic",
+            {"n_iters": 5, "config": FAST},
+            r"does not use n_iters=5, config=TrainConfig\(\.\.\.\); leave them unset",
+        ),
+        ("translation", {"batch_size": 8}, "method='translation' does not use batch_size=8"),
+        (
+            "exact",
+            {"n_runs": 2},
+            "method='exact' does not use n_runs=2; leave it unset, or use method='sparse_icnn'",
+        ),
+    ],
+)
+def test_baselines_reject_arguments_they_do_not_use(small, method, kwargs, match):
+    before = small.copy()
+    with pytest.raises(ValueError, match=match):
+        sso.tl.sparse_ot(small, method=method, progress=False, **kwargs)
+    assert_equal(small, before)
+
+
+def test_baselines_accept_the_defaults_and_their_own_arguments(small):
+    defaults = {"penalty": "stvs", "lam": None, "n_runs": 0, "config": None, "anneal": None}
+    sso.tl.sparse_ot(small, method="exact", fdr=None, progress=False, device="cpu", **defaults)
+    assert sso.get.params(small)["method"] == "exact"
+    sso.tl.sparse_ot(small, method="rgd", max_genes=2, fdr=None, progress=False)
+    assert sso.get.params(small)["max_genes"] == 2.0
+
+
+def test_the_baseline_check_knows_the_signature_defaults():
+    import inspect
+
+    from scsparseot.tl._args import _FIT_ARGS
+
+    sig = inspect.signature(sso.tl.sparse_ot).parameters
+    assert {name: sig[name].default for name in _FIT_ARGS} == {n: d for n, (d, _) in _FIT_ARGS.items()}
+
+
 def test_slash_in_label(small):
     adata = small.copy()
     adata.obs["drug"] = adata.obs["drug"].cat.rename_categories({"drug_1": "a/b"})

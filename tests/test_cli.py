@@ -155,6 +155,8 @@ def test_fit_failure_exits_1_naming_the_drug(h5ad, tmp_path, capsys, monkeypatch
         (["--genes", "no_such_file.txt"], "neither 'highly_variable' nor an existing file"),
         (["--layer", "counts"], "counts"),
         (["--max-genes", "1000"], "max_genes must be a number between 0 and the number of fitted genes"),
+        (["--method", "exact", "--lam", "1"], "method='exact' does not use lam=1.0; leave it unset"),
+        (["--method", "elastic", "--penalty", "l1"], "method='elastic' does not use penalty='l1'"),
     ],
 )
 def test_fit_bad_input_exits_2(h5ad, tmp_path, capsys, extra, message):

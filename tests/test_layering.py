@@ -43,13 +43,21 @@ FORBIDDEN = {
     },
     "datasets": {"torch", "scsparseot.core", "scsparseot.tl"},
     "get": {"torch", "scsparseot.tl", "scsparseot.pl"},
-    # plots read results through get (and the schema's key names); never the tools or the core
-    "pl": {"torch", "scsparseot.tl", "scsparseot.core", "scsparseot.baselines", "scsparseot._validation"},
+    # plots read results only through get, never the schema itself; never the tools or the core
+    "pl": {
+        "torch",
+        "scsparseot.tl",
+        "scsparseot.core",
+        "scsparseot.baselines",
+        "scsparseot._validation",
+        "scsparseot._schema",
+    },
     # the report reads results only through get and draws them only with pl
     "report": {"torch", "scsparseot.core", "scsparseot.tl", "scsparseot._schema", "scsparseot.baselines"},
 }
-#: forbidden to import directly, allowed through another layer (the report reads the schema via get)
-DIRECT_ONLY = {"report": {"scsparseot._schema"}}
+#: forbidden to import directly, allowed through another layer (the report and the plots read the
+#: schema via get)
+DIRECT_ONLY = {"report": {"scsparseot._schema"}, "pl": {"scsparseot._schema"}}
 
 
 def _module(path: Path) -> str:

@@ -312,6 +312,25 @@ def test_baseline_methods_share_the_schema(synthetic, method):
         sso.get.map(out)
 
 
+@pytest.mark.parametrize("method", ["exact", "translation", "elastic", "rgd"])
+def test_baseline_params_record_only_what_the_method_used(synthetic, tmp_path, method):
+    import anndata as ad
+
+    small = synthetic[synthetic.obs["drug"].isin(["control", "drug_1"])].copy()
+    max_genes = 4 if method == "rgd" else None
+    sso.tl.sparse_ot(small, method=method, max_genes=max_genes, fdr=None, progress=False)
+    path = tmp_path / "b.h5ad"
+    small.write_h5ad(path)
+    p = sso.get.params(ad.read_h5ad(path))
+    assert p["method"] == method
+    unused = ("lam", "anneal", "n_iters", "batch_size", "config", "device", "store_maps")
+    assert all(p[name] is None for name in unused)
+    assert p["max_genes"] == max_genes  # rgd's limit, None for the others
+    assert p["penalty"] == ("stvs" if method == "elastic" else None)  # the elastic map's fixed penalty
+    assert p["penalty_params"] == {}
+    assert p["support_tol"] is None and p["min_support"] == 0.1  # used: they sparsify and select
+
+
 def test_exact_ot_is_dense_and_sparse_icnn_is_not(fitted, synthetic):
     exact = sso.tl.sparse_ot(synthetic, target="drug_1", method="exact", progress=False, copy=True)
     assert sso.get.summary(exact)["avg_dim"][0] > 0.8 * synthetic.n_vars

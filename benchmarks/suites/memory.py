@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     ("elastic map (STVS, strength 1)", "elastic", {"strength": 1.0, "support_tol": tol})
                 )
             if missing["rgd"] is None:
-                jobs.append((f"RGD (max_dim={k})", "rgd", {"max_dim": float(k)}))
+                jobs.append((f"RGD (max_genes={k})", "rgd", {"max_genes": float(k)}))
             for label, kind, kw in jobs:
                 out = C.run_isolated(kind, x, y, threads=args.threads, timeout=args.timeout, **kw)
                 row = C.method_row(out, method=label, n_cells=n, seed=seed)

@@ -9,7 +9,7 @@
 Methods: sparse ICNN (STVS) with ``lam="auto"`` and with ``lam=1``, plain ICNN (``lam=0``), the
 library's default (the state-conditional map, ``core.fit_conditional``), exact OT,
 the soft-thresholded translation, the entropic elastic map (STVS, strength 1) and RGD
-(``max_dim=20``, σ = the support tolerance as in the reference code: 1 on paper data, the default
+(``max_genes=20``, σ = the support tolerance as in the reference code: 1 on paper data, the default
 0.1 × median gene sd on Gaussian data). References: the true map — on paired data the OT map between
 the two distributions (their coordinates are independent, so it is the gene-wise monotone
 rearrangement of the 20 perturbed genes and the identity elsewhere), on Gaussian data x shifted by
@@ -128,9 +128,9 @@ def methods(
     if missing["rgd"] is None:
         out.append(
             (
-                f"RGD (max_dim={s['n_perturbed']})",
+                f"RGD (max_genes={s['n_perturbed']})",
                 "rgd",
-                {"max_dim": float(s["n_perturbed"]), "sigma": setting["rgd_sigma"], "seed": seed},
+                {"max_genes": float(s["n_perturbed"]), "sigma": setting["rgd_sigma"], "seed": seed},
             )
         )
     return out
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "anneal_config": s["anneal"].to_dict(),
             "penalty": "stvs",
             "elastic": "baselines.elastic_map(x, y, penalty='stvs', strength=1.0, support_tol=tol)",
-            "rgd": "baselines.rgd_map(x, y, max_dim=n_perturbed, sigma=1.0 (paper) or default (gaussian))",
+            "rgd": "baselines.rgd_map(x, y, max_genes=n_perturbed, sigma=1.0 (paper) or default (gaussian))",
             "sliced_w": f"core.sliced_wasserstein(T(x), y, n_projections={C.N_PROJECTIONS}, seed=0)",
             "precision": f"precision@{k}: share of the {k} genes with largest mean |Δ| that are true genes",
             "published": PUBLISHED,

@@ -30,7 +30,7 @@ def test_reaches_dimension_budget(noisy_pairs):
     d0 = exact_ot_map(x, y) - x
     dim0 = _smoothed_l0(d0, sigma)
     assert dim0.mean() > 4.0  # exact OT is dense
-    delta = rgd_map(x, y, max_dim=2) - x
+    delta = rgd_map(x, y, max_genes=2) - x
     dim = _smoothed_l0(delta, sigma)
     assert abs(dim.mean() - 2.0) < 0.2
     assert np.all(dim[dim0 > 2.0] < 2.2)  # every cell over the budget was brought down to it
@@ -42,7 +42,7 @@ def test_reaches_dimension_budget(noisy_pairs):
 def test_larger_beta_stays_closer_to_exact_ot(noisy_pairs):
     x, y, _ = noisy_pairs
     d0 = exact_ot_map(x, y) - x
-    dist = [np.linalg.norm(rgd_map(x, y, max_dim=2, beta=b) - x - d0) for b in (0.1, 10.0, 100.0)]
+    dist = [np.linalg.norm(rgd_map(x, y, max_genes=2, beta=b) - x - d0) for b in (0.1, 10.0, 100.0)]
     assert dist[0] > dist[1] > dist[2] > 0
 
 
@@ -50,15 +50,15 @@ def test_no_pressure_returns_exact_ot(noisy_pairs):
     x, y, _ = noisy_pairs
     exact = exact_ot_map(x, y)
     # the smoothed ℓ0 is always < n_genes, so a budget of n_genes never binds
-    np.testing.assert_allclose(rgd_map(x, y, max_dim=10), exact, atol=1e-6)
-    np.testing.assert_array_equal(rgd_map(x, y, max_dim=0, n_iters=0), exact)
+    np.testing.assert_allclose(rgd_map(x, y, max_genes=10), exact, atol=1e-6)
+    np.testing.assert_array_equal(rgd_map(x, y, max_genes=0, n_iters=0), exact)
 
 
 def test_deterministic(noisy_pairs):
     x, y, _ = noisy_pairs
-    a = rgd_map(x, y, max_dim=3, n_iters=100, seed=0)
-    b = rgd_map(x, y, max_dim=3, n_iters=100, seed=0)
-    c = rgd_map(x, y, max_dim=3, n_iters=100, seed=1)
+    a = rgd_map(x, y, max_genes=3, n_iters=100, seed=0)
+    b = rgd_map(x, y, max_genes=3, n_iters=100, seed=0)
+    c = rgd_map(x, y, max_genes=3, n_iters=100, seed=1)
     assert a.dtype == np.float32
     assert a.shape == x.shape
     np.testing.assert_array_equal(a, b)
@@ -73,8 +73,8 @@ _GOOD = np.zeros((5, 3))
     [
         (np.zeros(5), _GOOD, {}, "2-D"),
         (_GOOD, np.zeros((5, 4)), {}, "same number of genes"),
-        (_GOOD, _GOOD + 1, {"max_dim": -1}, "max_dim"),
-        (_GOOD, _GOOD + 1, {"max_dim": np.nan}, "max_dim"),
+        (_GOOD, _GOOD + 1, {"max_genes": -1}, "max_genes"),
+        (_GOOD, _GOOD + 1, {"max_genes": np.nan}, "max_genes"),
         (_GOOD, _GOOD + 1, {"beta": -0.5}, "beta"),
         (_GOOD, _GOOD + 1, {"sigma": 0.0}, "sigma"),
         (_GOOD, _GOOD + 1, {"lr": -1.0}, "lr"),
@@ -84,6 +84,6 @@ _GOOD = np.zeros((5, 3))
     ],
 )
 def test_bad_input(x, y, kwargs, match):
-    kwargs = {"max_dim": 1, **kwargs}
+    kwargs = {"max_genes": 1, **kwargs}
     with pytest.raises(ValueError, match=match):
         rgd_map(x, y, **kwargs)

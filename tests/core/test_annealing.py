@@ -90,7 +90,7 @@ def test_error_tolerance_stops_lambda_where_the_error_leaves_its_band():
 
 def test_constrain_dimension_raises_then_lowers_lambda_within_the_limit():
     trainer = CurveTrainer(lam=0.1)  # dim 9.1 at the start
-    reason, moves = constrain_dimension(trainer, max_dim=3.0, config=CONFIG, seed=0)
+    reason, moves = constrain_dimension(trainer, max_genes=3.0, config=CONFIG, seed=0)
     assert reason == "dimension_met"
     assert 10.0 / (1.0 + trainer.lam) <= 3.0
     # λ ended as low as the limit allows (dim = 3 at λ = 7/3), not far above it

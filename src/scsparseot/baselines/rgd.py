@@ -38,16 +38,16 @@ def rgd_map(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    max_dim: float,
+    max_genes: float,
     beta: float = 1.0,
     sigma: float | None = None,
     lr: float | None = None,
     n_iters: int = 500,
     seed: int = 0,
 ) -> np.ndarray:
-    r"""Exact-OT map whose displacements are pushed by gradient descent to ``max_dim`` genes per cell.
+    r"""Exact-OT map whose displacements are pushed by gradient descent to ``max_genes`` genes per cell.
 
-    Minimises :math:`L(D)` of the module docstring (smoothed-ℓ0 excess over ``max_dim`` per cell
+    Minimises :math:`L(D)` of the module docstring (smoothed-ℓ0 excess over ``max_genes`` per cell
     plus ``β‖D − D0‖²``, both averaged over cells) by full-batch gradient descent in float64
     (closed-form gradient, numpy),
     starting at ``D = D0``, the exact-OT barycentric displacements. The objective separates over
@@ -60,9 +60,9 @@ def rgd_map(
         Source (control) cells, shape ``(n, n_genes)``, data units.
     y
         Target (treated) cells, shape ``(m, n_genes)``.
-    max_dim
-        Budget ``l ≥ 0`` on the smoothed number of moved genes per cell; cells at or below it feel
-        only the β term.
+    max_genes
+        Budget ``l ≥ 0`` (the :math:`l` of :math:`L(D)`) on the smoothed number of moved genes per
+        cell; cells at or below it feel only the β term.
     beta
         Weight ``β ≥ 0`` of the squared distance to the exact-OT displacements. Larger stays closer
         to exact OT and further above the budget.
@@ -90,7 +90,7 @@ def rgd_map(
     ------
     ValueError
         If ``x`` or ``y`` is invalid (as in :func:`~scsparseot.baselines.exact_ot_map`), or
-        ``max_dim``/``beta`` is negative or not finite, ``sigma``/``lr`` is not positive and finite,
+        ``max_genes``/``beta`` is negative or not finite, ``sigma``/``lr`` is not positive and finite,
         ``n_iters < 0``, or ``seed`` is not an integer.
     RuntimeError
         If the exact-OT solver fails (see :func:`~scsparseot.baselines.exact_ot_map`).
@@ -101,12 +101,12 @@ def rgd_map(
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(50, 6))
     >>> y = x[rng.permutation(50)] + rng.normal(scale=0.1, size=(50, 6)) + [3.0, 0, 0, 0, 0, 0]
-    >>> delta = rgd_map(x, y, max_dim=1) - x
+    >>> delta = rgd_map(x, y, max_genes=1) - x
     >>> bool(np.abs(delta[:, 0]).mean() > 2.5)
     True
     """
     x, y = _check_pair(x, y)
-    max_dim = check_number("max_dim", max_dim, low=0)
+    max_genes = check_number("max_genes", max_genes, low=0)
     beta = check_number("beta", beta, low=0)
     if sigma is None:
         sigma = _SIGMA_FRACTION * median_positive_sd(x.std(0))
@@ -123,7 +123,7 @@ def rgd_map(
     for _ in range(int(n_iters)):
         # gradient of the per-cell objective (n · L), so the step does not depend on n
         dim, grad_l0 = l0.value_and_grad(delta)
-        over = dim[:, None] > max_dim  # hinge active
+        over = dim[:, None] > max_genes  # hinge active
         grad = np.where(over, grad_l0, 0.0) + 2.0 * beta * (delta - d0)
         delta -= lr * grad
     dim = l0.value(delta)
@@ -131,7 +131,7 @@ def rgd_map(
         "RGD map: %d cells, smoothed-l0 dimension %.2f (budget %.3g, sigma=%.3g, beta=%.3g, %d steps)",
         x.shape[0],
         float(dim.mean()),
-        max_dim,
+        max_genes,
         sigma,
         beta,
         n_iters,

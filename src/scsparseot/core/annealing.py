@@ -263,13 +263,13 @@ def anneal_lambda(
 
 def constrain_dimension(
     trainer: SearchTrainer,
-    max_dim: float,
+    max_genes: float,
     config: AnnealConfig | None = None,
     *,
     seed: int = 0,
     callback: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[str, dict[str, np.ndarray]]:
-    """Largest-fidelity map whose average displacement dimension is at most ``max_dim`` (in place).
+    """Largest-fidelity map whose average displacement dimension is at most ``max_genes`` (in place).
 
     Returns the reason (``"dimension_met"``, ``"dimension_not_met"`` or ``"diverged"``) and the moves.
     """
@@ -278,14 +278,14 @@ def constrain_dimension(
     moves = _Moves()
     rec = _train(trainer, config.n_init, callback)
     raises = 0
-    while rec["dim"] > max_dim and raises < config.max_increases and math.isfinite(rec["err"]):
+    while rec["dim"] > max_genes and raises < config.max_increases and math.isfinite(rec["err"]):
         trainer.lam *= 1.0 + config.increase_rate
         raises += 1
         rec = _train(trainer, config.n_train, callback)
         moves.add(trainer, rec, rec["err"], accepted=True, temperature=config.t_init)
     if not math.isfinite(rec["err"]):
         return "diverged", moves.arrays()
-    if rec["dim"] > max_dim:
+    if rec["dim"] > max_genes:
         return "dimension_not_met", moves.arrays()
     current = rec["err"]
     for k in range(n_moves(config)):
@@ -294,7 +294,7 @@ def constrain_dimension(
         before = trainer.state_dict()
         trainer.lam = max(trainer.lam * (1.0 + rng.uniform(-r, 0.0)), 1e-8)
         rec = _train(trainer, config.n_train, callback)
-        accepted = bool(rec["dim"] <= max_dim and rec["err"] < current)
+        accepted = bool(rec["dim"] <= max_genes and rec["err"] < current)
         moves.add(trainer, rec, rec["err"], accepted=accepted, temperature=temperature)
         if accepted:
             current = rec["err"]

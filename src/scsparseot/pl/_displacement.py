@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
-from .. import _schema, get
+from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
+from ..get import _access
 from ._utils import (
     DIVERGING,
     _check_option,
-    _displacement,
     _finish,
     _gene_index,
     _get_ax,
@@ -98,7 +98,7 @@ def displacement(
     >>> ax = sso.pl.displacement(adata, target="drug_1", top_n=6, kind="violin", show=False)
     """
     _check_option("kind", kind, _KINDS)
-    target, _rows, delta = _displacement(adata, key, target)
+    target, _rows, delta = _access.displacement(adata, key, target)
     if genes is None:
         if int(top_n) < 1:
             msg = f"top_n must be a positive integer, got {top_n!r}."
@@ -110,7 +110,7 @@ def displacement(
             msg = "genes is empty; pass None for the target's top_n genes or a list of gene names."
             raise ValueError(msg)
     idx = _gene_index(adata, genes)
-    source = _schema.read_results(adata, key)["params"]["source"]
+    source = get.params(adata, key)["source"]
     values = delta[:, idx].toarray()
     n_cells = values.shape[0]
 

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from .. import _schema, get
+from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot
+from ..get import _access
 from ._utils import _check_option, _finish, _get_ax, _get_grid
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def gene_sets(
     top_n: int | None = None,
 ) -> dict[str, list[str]]:
     """The gene set of each target (in fit order), as :func:`gene_overlap` draws them."""
-    targets = _schema.check_targets(_schema.read_results(adata, key), key, targets, allow_empty=False)
+    targets = _access.check_targets(adata, key, targets, allow_empty=False)
     if not selected_only and top_n is None:
         msg = "With selected_only=False, give top_n (the number of best-ranked genes per target)."
         raise ValueError(msg)

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.patches import Patch
 
-from .. import _schema, get
+from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
+from ..get import _access
 from ._utils import _finish, _get_ax
 
 if TYPE_CHECKING:
@@ -67,9 +68,8 @@ def response(
     >>> sorted(t.get_text() for t in ax.get_yticklabels())
     ['B', 'T']
     """
-    res = _schema.read_results(adata, key)
-    target_name = _schema.check_target(res, key, target)  # None only when one target was fitted
-    source_name = str(res["params"]["source"])
+    target_name = _access.check_target(adata, key, target)  # None only when one target was fitted
+    source_name = str(get.params(adata, key)["source"])
     df = get.response(adata, key, target_name, groupby=groupby)
     cat = "group"
     if groupby is None:

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
-from .. import _schema, get
+from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
+from ..get import _access
 from ._utils import DIVERGING, _finish, _get_grid, _symmetric_limit
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def support(
     >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, progress=False)
     >>> ax = sso.pl.support(adata, top_n=4, show=False)
     """
-    targets = _schema.check_targets(_schema.read_results(adata, key), key, targets, allow_empty=False)
+    targets = _access.check_targets(adata, key, targets, allow_empty=False)
     if genes is None:
         if int(top_n) < 1:
             msg = f"top_n must be a positive integer, got {top_n!r}."

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import _schema, get
+from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot
+from ..get import _access
 from ._utils import _finish, _get_grid
 
 if TYPE_CHECKING:
@@ -21,15 +22,6 @@ __all__ = ["training"]
 _LINE = "#2f4b7c"
 _ACCEPTED = "#1a9850"
 _REJECTED = "#d73027"
-
-
-def _moves(res: dict, target: str) -> pd.DataFrame | None:
-    """The λ moves of ``target`` (``None`` when the fit used a fixed λ)."""
-    moves = res.get("moves")
-    if moves is None or "step" not in moves.columns:
-        return None
-    moves = moves[moves["target"].astype(str) == target].sort_values("step", kind="stable")
-    return moves if len(moves) else None
 
 
 def _mark_moves(ax: Axes, moves: pd.DataFrame | None, column: str) -> None:
@@ -138,11 +130,10 @@ def training(
     >>> sorted(axes)
     ['dim', 'err', 'eval', 'lam']
     """
-    res = _schema.read_results(adata, key)
-    target = _schema.check_target(res, key, target)
+    target = _access.check_target(adata, key, target)
     hist = get.training_history(adata, key, target)
-    moves = _moves(res, target)
-    max_genes = res["params"].get("max_genes")
+    moves = _access.moves(adata, key, target)
+    max_genes = get.params(adata, key).get("max_genes")
     step = hist["step"].to_numpy(float)
     keep = _kept(step)
 

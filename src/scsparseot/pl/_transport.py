@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from .. import _schema
+from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
-from ._utils import _displacement, _finish, _gene_index, _get_ax, _target_rows
+from ..get import _access
+from ._utils import _finish, _gene_index, _get_ax
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,18 +29,20 @@ def _dense(matrix: np.ndarray | sparse.spmatrix, rows: np.ndarray, cols: np.ndar
     return np.asarray(block.toarray() if sparse.issparse(block) else block, dtype=np.float64)
 
 
-def _pca_axes(x: np.ndarray, n_comps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, the first ``n_comps`` principal axes (rows) and their explained-variance ratios.
+def _pca(x: np.ndarray, n_comps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of the cells ``x``, the first ``n_comps`` principal axes (rows) and their variance ratios.
 
-    scikit-learn's PCA, as :func:`scanpy.pp.pca` runs it (each axis signed so that its largest
-    loading is positive); the ratios are 0 when the cells do not vary at all.
+    :func:`scanpy.pp.pca` of the array (nothing is written to an AnnData), with the exact
+    (``"full"``) solver in float64, so the result is deterministic; the ratios are 0 when the cells
+    do not vary at all.
     """
-    from sklearn.decomposition import PCA
+    import scanpy as sc
 
     with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 ratios of constant data
-        pca = PCA(n_components=n_comps, svd_solver="full").fit(x)
-    ratio = pca.explained_variance_ratio_
-    return pca.mean_, pca.components_, np.where(np.isfinite(ratio), ratio, 0.0)
+        coords, axes_, ratio, _ = sc.pp.pca(
+            x, n_comps=n_comps, svd_solver="full", random_state=0, return_info=True, dtype="float64"
+        )
+    return np.asarray(coords), np.asarray(axes_), np.where(np.isfinite(ratio), ratio, 0.0)
 
 
 @doc_params(
@@ -73,7 +76,7 @@ def transport(
       loadings ``adata.varm["PCs"]``. This assumes the PCA was computed on the same values the map
       was fitted on (the fit's ``layer``, same scaling).
     * Otherwise a PCA of the fitted genes of the source and target cells is computed here
-      (scikit-learn's, as in :func:`scanpy.pp.pca`; nothing is written to ``adata``).
+      (:func:`scanpy.pp.pca` of those cells; nothing is written to ``adata``).
 
     Non-linear embeddings (UMAP, t-SNE) cannot place the images, so other bases are refused.
 
@@ -124,9 +127,9 @@ def transport(
     if int(n_arrows) < 0:
         msg = f"n_arrows must be >= 0, got {n_arrows!r}."
         raise ValueError(msg)
-    target, rows, delta = _displacement(adata, key, target)
-    params = _schema.read_results(adata, key)["params"]
-    trows = _target_rows(adata, key, target)
+    target, rows, delta = _access.displacement(adata, key, target)
+    source = get.params(adata, key)["source"]
+    trows = _access.target_rows(adata, key, target)
 
     if "X_pca" in adata.obsm:
         if genes is not None:
@@ -149,8 +152,7 @@ def transport(
         shift = np.asarray(delta @ loadings[:, comps])
         labels = [f"PC{c + 1}" for c in comps]
     else:
-        fitted = params.get("genes")
-        gidx = np.arange(adata.n_vars) if fitted is None else _gene_index(adata, [str(g) for g in fitted])
+        matrix, gidx = _access.fitted_data(adata, key)
         if genes is not None:
             genes = [genes] if isinstance(genes, str) else [str(g) for g in genes]
             chosen = _gene_index(adata, genes)
@@ -159,8 +161,6 @@ def transport(
                 msg = f"genes must be non-empty and among the fitted genes; not fitted: {outside[:10]}."
                 raise ValueError(msg)
             gidx = chosen
-        layer = params.get("layer")
-        matrix = adata.X if layer is None else adata.layers[layer]
         x = _dense(matrix, np.concatenate([rows, trows]), gidx)
         n_comps = int(comps.max()) + 1
         if n_comps > min(x.shape):
@@ -168,9 +168,8 @@ def transport(
                 f"components={components!r} needs {n_comps} components; the data have at most {min(x.shape)}."
             )
             raise ValueError(msg)
-        mean, axes_, ratio = _pca_axes(x, n_comps)
-        proj = (x - mean) @ axes_[comps].T
-        src, tgt = proj[: rows.size], proj[rows.size :]
+        coords, axes_, ratio = _pca(x, n_comps)
+        src, tgt = coords[: rows.size, comps], coords[rows.size :, comps]
         shift = np.asarray(delta[:, gidx] @ axes_[comps].T)
         on = "fitted genes" if genes is None else f"{gidx.size} genes"
         labels = [f"PC{c + 1} of {on} ({ratio[c]:.0%} of variance)" for c in comps]
@@ -180,7 +179,7 @@ def transport(
     fig, ax_main = _get_ax(ax, size)
     ax_main.scatter(tgt[:, 0], tgt[:, 1], s=8, color=_TARGET, label=f"{target} cells", zorder=1, linewidths=0)
     ax_main.scatter(
-        src[:, 0], src[:, 1], s=8, color=_SOURCE, label=f"{params['source']} cells x", zorder=2, linewidths=0
+        src[:, 0], src[:, 1], s=8, color=_SOURCE, label=f"{source} cells x", zorder=2, linewidths=0
     )
     ax_main.scatter(img[:, 0], img[:, 1], s=8, color=_IMAGE, label="transported T(x)", zorder=3, linewidths=0)
     moved = np.flatnonzero(np.asarray(abs(delta).sum(axis=1)).ravel() > 0)
@@ -204,7 +203,7 @@ def transport(
     ax_main.set_xlabel(labels[0])
     ax_main.set_ylabel(labels[1])
     n_shown = min(int(n_arrows), moved.size)
-    ax_main.set_title(f"Transport {params['source']} → {target} ({n_shown} arrows)")
+    ax_main.set_title(f"Transport {source} → {target} ({n_shown} arrows)")
     # outside the axes: inside, it hides cells whatever corner it takes
     handles, names = ax_main.get_legend_handles_labels()
     order = [1, 2, 0]  # in the order of the story: control cells, their images, the target cells

@@ -1,7 +1,6 @@
-"""Shared plumbing of the plot functions: axes creation, finishing, and reading what ``tl`` wrote.
+"""Shared plumbing of the plot functions: axes creation, finishing, gene positions and option checks.
 
-Plots read results only through :mod:`scsparseot.get` and :mod:`scsparseot._schema`; this module
-never imports torch.
+Plots read results only through :mod:`scsparseot.get`; this module never imports torch.
 """
 
 from __future__ import annotations
@@ -11,9 +10,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.gridspec import GridSpec
-from scipy import sparse
-
-from .. import _schema
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -83,34 +79,6 @@ def _finish(
     if not show:
         return ax
     return None
-
-
-def _source_rows(adata: AnnData, key: str) -> np.ndarray:
-    """Row indices of the source (control) cells of the fit under ``key``."""
-    params = _schema.read_results(adata, key)["params"]
-    groupby, source = params["groupby"], params["source"]
-    if groupby not in adata.obs:
-        msg = f"adata.obs[{groupby!r}], the groupby column of the fit under {key!r}, is missing."
-        raise KeyError(msg)
-    return np.flatnonzero(adata.obs[groupby].astype(str).to_numpy() == str(source))
-
-
-def _target_rows(adata: AnnData, key: str, target: str) -> np.ndarray:
-    """Row indices of the cells of ``target``."""
-    groupby = _schema.read_results(adata, key)["params"]["groupby"]
-    return np.flatnonzero(adata.obs[groupby].astype(str).to_numpy() == str(target))
-
-
-def _displacement(adata: AnnData, key: str, target: str | None) -> tuple[str, np.ndarray, sparse.csr_matrix]:
-    """``(target, source rows, displacement rows)``: the displacement layer restricted to the source cells."""
-    res = _schema.read_results(adata, key)
-    target = _schema.check_target(res, key, target)
-    layer = _schema.layer_key(key, target, len(res["summary"]))
-    if layer not in adata.layers:
-        msg = f"adata.layers[{layer!r}] is missing; rerun scsparseot.tl.sparse_ot(adata, ..., key_added={key!r})."
-        raise KeyError(msg)
-    rows = _source_rows(adata, key)
-    return target, rows, sparse.csr_matrix(adata.layers[layer])[rows]
 
 
 def _gene_index(adata: AnnData, genes: Sequence[str]) -> np.ndarray:

@@ -34,6 +34,28 @@ if TYPE_CHECKING:
 
 __all__ = ["SparseOTArgs", "check_sparse_ot_args"]
 
+#: The methods that fit neural maps; the others are the baseline maps of :mod:`scsparseot.baselines`.
+_NEURAL = ("sparse_icnn", "conditional")
+
+#: Arguments of the neural fits, with their defaults in :func:`~scsparseot.tl.sparse_ot`, and the
+#: methods that use each. A baseline given another value for one it does not use raises.
+_FIT_ARGS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "penalty": ("stvs", ("sparse_icnn", "conditional")),
+    "lam": (None, ("sparse_icnn", "conditional")),
+    "max_genes": (None, ("sparse_icnn", "rgd")),
+    "n_runs": (0, ("sparse_icnn",)),
+    "n_iters": (None, ("sparse_icnn", "conditional")),
+    "batch_size": (None, ("sparse_icnn", "conditional")),
+    "config": (None, ("sparse_icnn", "conditional")),
+    "anneal": (None, ("sparse_icnn",)),
+}
+
+#: What a baseline fixes itself, said when one of these arguments is given to it.
+_FIXED = {
+    "elastic": "the elastic map's penalty is fixed: STVS of strength 1; "
+    "scsparseot.baselines.elastic_map takes others",
+}
+
 
 @dataclass(frozen=True)
 class SparseOTArgs:
@@ -128,10 +150,14 @@ class SparseOTArgs:
         Returns
         -------
         dict
-            One entry per argument.
+            One entry per argument. A baseline map (``method`` other than ``"sparse_icnn"`` and
+            ``"conditional"``) records ``None`` for the arguments it does not use: the penalty
+            (but the elastic map's fixed ``"stvs"``), λ, the λ search, ``max_genes`` (but for
+            ``"rgd"``), the trainer settings, the device (it computes on the CPU) and
+            ``store_maps`` (it stores no map).
         """
         lam, max_genes, penalty, config = self.lam, self.max_genes, self.penalty, self.config
-        return {
+        params = {
             "groupby": self.groupby,
             "source": str(self.source),
             "targets": np.asarray(list(self.target_rows), dtype=object),
@@ -159,6 +185,14 @@ class SparseOTArgs:
             "checkpoint_dir": None if self.checkpoint_dir is None else str(self.checkpoint_dir),
             "key_added": self.key_added,
         }
+        if self.method not in _NEURAL:
+            unused = ["lam", "anneal", "n_iters", "batch_size", "config", "device", "store_maps"]
+            if self.method != "rgd":
+                unused.append("max_genes")
+            params.update(dict.fromkeys(unused))
+            params["penalty"] = "stvs" if self.method == "elastic" else None
+            params["penalty_params"] = {}
+        return params
 
 
 def check_sparse_ot_args(
@@ -222,6 +256,19 @@ def check_sparse_ot_args(
         raise ValueError(msg)
     if method is None:  # λ settings belong to the gene-wise ICNN's search; without them, the conditional map
         method = "sparse_icnn" if (lam is not None or max_genes is not None) else "conditional"
+    check_choice("method", method, MethodName)
+    if method not in _NEURAL:
+        _check_unused(
+            method,
+            penalty=penalty,
+            lam=lam,
+            max_genes=max_genes,
+            n_runs=n_runs,
+            n_iters=n_iters,
+            batch_size=batch_size,
+            config=config,
+            anneal=anneal,
+        )
     if lam is None:
         lam = STATE_LAM if method == "conditional" else "auto"
     if method == "conditional" and (lam == "auto" or max_genes is not None):
@@ -242,7 +289,6 @@ def check_sparse_ot_args(
     if not (isinstance(min_support, int | float) and 0 <= min_support <= 1):
         msg = f"min_support must be a share between 0 and 1, got {min_support!r}."
         raise ValueError(msg)
-    check_choice("method", method, MethodName)
     if method == "rgd" and max_genes is None:
         msg = "method='rgd' needs max_genes= (the limit on moved genes per cell)."
         raise ValueError(msg)
@@ -305,3 +351,38 @@ def check_sparse_ot_args(
         matrix=matrix,
         gene_idx=gene_idx,
     )
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if default is None:
+        return value is None
+    try:
+        return not isinstance(value, bool) and bool(value == default)
+    except (TypeError, ValueError):  # an array, say: not the default
+        return False
+
+
+def _check_unused(method: str, **given: Any) -> None:
+    """Raise if a baseline ``method`` is given a value other than the default for an argument it ignores."""
+    names = [
+        name
+        for name, value in given.items()
+        if method not in _FIT_ARGS[name][1] and not _is_default(value, _FIT_ARGS[name][0])
+    ]
+    if not names:
+        return
+    got = ", ".join(f"{name}={_show(given[name])}" for name in names)
+    users = [m for m in (*_NEURAL, "rgd") if all(m in _FIT_ARGS[name][1] for name in names)]
+    note = f" ({_FIXED[method]})" if method in _FIXED and {"penalty", "lam"} & set(names) else ""
+    msg = (
+        f"method={method!r} does not use {got}{note}; leave {'it' if len(names) == 1 else 'them'} "
+        f"unset, or use {' or '.join(f'method={m!r}' for m in users)}."
+    )
+    raise ValueError(msg)
+
+
+def _show(value: Any) -> str:
+    """A short repr: configurations by their class name only."""
+    if value is None or isinstance(value, str | int | float | np.number):
+        return repr(value)
+    return f"{type(value).__name__}(...)"

@@ -62,7 +62,7 @@ def _baseline_map(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int) -> np.
         return baselines.translation_map(x, y, spec.support_tol)
     if spec.method == "elastic":
         return baselines.elastic_map(x, y, support_tol=spec.support_tol)
-    return baselines.rgd_map(x, y, max_dim=spec.max_genes, seed=seed)
+    return baselines.rgd_map(x, y, max_genes=spec.max_genes, seed=seed)
 
 
 def fit_target(

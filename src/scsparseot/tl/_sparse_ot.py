@@ -116,7 +116,10 @@ def sparse_ot(
         ``"translation"`` (mean shift, soft-thresholded at ``support_tol``), ``"elastic"``
         (entropic elastic map, Cuturi et al. 2023) and ``"rgd"`` (gradient descent on the
         exact-OT displacements under a dimension limit; needs ``max_genes``). The plain ICNN map
-        is ``method="sparse_icnn", lam=0``. Baselines store no map and no training history.
+        is ``method="sparse_icnn", lam=0``. Baselines store no map and no training history, and
+        raise a ``ValueError`` when given an argument they do not use (``penalty``, ``lam``,
+        ``max_genes`` but for ``"rgd"``, ``n_runs``, ``n_iters``, ``batch_size``, ``config``,
+        ``anneal``); ``params`` records ``None`` for each argument the method does not use.
     penalty
         Sparsity penalty on the displacement: ``"stvs"`` (default), ``"l1"``, ``"l0"`` (smoothed ℓ0)
         or ``"k_overlap"``, or a :class:`~scsparseot.core.Penalty` instance. Penalty parameters are
