@@ -60,3 +60,34 @@ def test_default_finds_a_change_of_spread_that_a_mean_test_cannot():
     assert found == {f"g{j}" for j in range(30, 36)}
     moved = np.asarray(adata.layers["sparse_ot_displacement"][:500].toarray() != 0)
     assert moved[:, 30:36].any(axis=0).any()  # the map moves them too
+
+
+def test_calls_and_responder_share_do_not_depend_on_training():
+    # the calls, p-values and responder share come from the tests before the state networks train
+    # (benchmarks/suites/calibration.py relies on it to run the calls with n_iters=0)
+    x, y = _mixture(300, 300, d=30, seed=3)
+    y[:150, 10:14] += 1.0
+    trained, closed = _adata(x, y), _adata(x, y)
+    sso.tl.sparse_ot(trained, progress=False, n_iters=30)
+    sso.tl.sparse_ot(closed, progress=False, n_iters=0)
+    assert sso.get.summary(trained)["n_iters"][0] > 0 == sso.get.summary(closed)["n_iters"][0]
+    calls = ["target", "gene", "p_value", "adj_p_value", "selected", "rank"]
+    pd.testing.assert_frame_equal(
+        sso.get.perturbed_genes(trained)[calls], sso.get.perturbed_genes(closed)[calls]
+    )
+    assert sso.get.perturbed_genes(closed)["selected"].sum() == 4
+    cols = ["responder_fraction", "responder_fraction_low", "responder_fraction_high"]
+    pd.testing.assert_frame_equal(sso.get.summary(trained)[cols], sso.get.summary(closed)[cols])
+
+
+def test_responder_share_of_a_partial_response_with_few_treated_cells():
+    # half of 200 treated cells move by 0.4-1.2 SD in 12 genes: nearest neighbours in the 12 genes
+    # undercount them; along the response direction they stand out
+    x, y = _mixture(2000, 200, seed=4)
+    delta = np.random.default_rng(1).uniform(0.4, 1.2, 12)
+    y[:100, 20:32] += delta
+    adata = _adata(x, y)
+    sso.tl.sparse_ot(adata, progress=False, n_iters=0)
+    summary = sso.get.summary(adata).iloc[0]
+    assert summary["responder_fraction"] == pytest.approx(0.5, abs=0.1)
+    assert summary["responder_fraction_low"] < 0.5 < summary["responder_fraction_high"]

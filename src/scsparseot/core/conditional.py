@@ -346,9 +346,8 @@ def fit_conditional(
     for c, genes_c in enumerate(moved_cols):
         rx, ry = lx == c, ly == c
         if genes_c.size and min(rx.sum(), ry.sum()) >= config.min_cells:
-            xc, yc = zx[rx][:, genes_c], zy[ry][:, genes_c]
-            share += ry.sum() * responder_fraction(xc, yc, seed=seed)
-            se = responder_fraction_se(xc, yc, seed=seed)
+            rho, se = _state_responders(zx[rx], zy[ry], genes_c, direction[c], seed)
+            share += ry.sum() * rho
             share_var += (ry.sum() * se) ** 2 if np.isfinite(se) else 0.0
     tol = 0.1 * sd if support_tol is None else np.broadcast_to(np.asarray(support_tol, np.float64), (d,))
     state_maps, trained = {}, []
@@ -416,3 +415,26 @@ def fit_conditional(
         seconds=time.perf_counter() - t0,
         info={"n_states": n_states, "tested_states": len(tested), "trained_states": trained},
     )
+
+
+def _state_responders(
+    zx: np.ndarray, zy: np.ndarray, cols: np.ndarray, direction: np.ndarray, seed: int
+) -> tuple[float, float]:
+    """A state's responder share and its standard error, the larger of two estimates.
+
+    One estimate looks at the state's moved genes, the other along its response direction, where
+    the response stands out most: a shift or a two-state split of 20 genes by 0.4–1.2 SD each
+    separates responders by about 3.6 SD there but by 0.8 SD per gene, which nearest neighbours in
+    20 dimensions blur (they counted 0.8 of responding cells where all responded). Genes that change
+    spread each in their own cells have no common direction; the moved genes see them. Both
+    estimates are near 0 without responders and run low where responders overlap control cells: a
+    mixture proportion is identifiable only up to the part of the treated cells that no control
+    cell resembles (with every gene's spread widened by 0.4–1.2 SD, 0.72–0.85 where all moved).
+    """
+    pairs = [(zx[:, cols], zy[:, cols])]
+    if np.any(direction):
+        pairs.append(((zx @ direction)[:, None], (zy @ direction)[:, None]))
+    estimates = [
+        (responder_fraction(a, b, seed=seed), responder_fraction_se(a, b, seed=seed)) for a, b in pairs
+    ]
+    return max(estimates, key=lambda e: e[0])
