@@ -11,6 +11,7 @@ from scipy import sparse
 
 from scsparseot.core import (
     CellData,
+    CellProfile,
     DenseCells,
     LazyCells,
     SparseCells,
@@ -23,7 +24,6 @@ from scsparseot.core import (
     summarise_displacements,
 )
 from scsparseot.core import cells as cells_module
-from scsparseot.core.cells import CellProfile
 
 CONFIG = TrainConfig(hidden=(16,), n_iters=60, eval_every=20, batch_size=32, eval_size=40)
 

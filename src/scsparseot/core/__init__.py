@@ -1,9 +1,11 @@
 """Pure torch/numpy core: ICNN potentials, penalties, trainer, metrics. No AnnData here."""
 
+from ._cell_profile import CellProfile
+from ._cell_sources import DenseCells, LazyCells, SparseCells, as_cells
 from ._device import named_seed, resolve_device
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
 from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores, null_split_sizes
-from .cells import CellData, CellProfile, DenseCells, LazyCells, SparseCells, as_cells
+from .cells import CellData
 from .conditional import ConditionalConfig, ConditionalFit, ConditionalMap, fit_conditional
 from .fit import fit_map
 from .icnn import ICNN

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from .cells import CellData, DenseCells, as_cells
+from ._cell_sources import DenseCells, as_cells
+from .cells import CellData
 
 __all__ = ["Rows", "check_cell_data", "check_cells"]
 

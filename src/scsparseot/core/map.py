@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from ._cell_sources import as_cells
 from ._device import seeded_torch
 from ._npz import read_npz, write_npz
-from .cells import CellData, as_cells
+from .cells import CellData
 from .icnn import ICNN
 
 if TYPE_CHECKING:

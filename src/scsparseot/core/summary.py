@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from .cells import as_cells
+from ._cell_sources import as_cells
 from .metrics import moved as moved_mask
 from .metrics import sliced_wasserstein, subsample_index
 

@@ -27,11 +27,12 @@ import torch
 from scipy import sparse
 
 from .._checks import check_number
+from ._cell_sources import DenseCells, as_cells
 from ._device import resolve_device, seeded_torch
 from ._rows import Rows, check_cell_data
 from ._rows import check_cells as check_cells
 from ._scale import floored_sd
-from .cells import CellData, DenseCells, as_cells
+from .cells import CellData
 from .icnn import ICNN
 from .map import SparseOTMap
 from .metrics import sliced_wasserstein

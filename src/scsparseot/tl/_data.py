@@ -1,4 +1,4 @@
-"""Hand a group's cells to the core without densifying them: dense, CSR, or rows of a backed file."""
+"""Hand each group's cells to the core once, without densifying them: dense, CSR, or rows of a backed file."""
 
 from __future__ import annotations
 
@@ -7,13 +7,46 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from .._validation import dense_rows
+from .._validation import check_finite, dense_rows
 from ..core import CellData, DenseCells, LazyCells, SparseCells
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
-__all__ = ["BackedRows", "group_cells"]
+    from ._args import SparseOTArgs
+
+__all__ = ["BackedRows", "group_cells", "read_groups"]
+
+
+def read_groups(adata: AnnData, args: SparseOTArgs) -> tuple[CellData, dict[str, CellData], list[str]]:
+    """The source cells, each target's cells and the fitted genes' names, read once and checked.
+
+    Parameters
+    ----------
+    adata
+        The data.
+    args
+        The checked arguments of :func:`~scsparseot.tl.sparse_ot` (rows, genes, matrix).
+
+    Returns
+    -------
+    tuple
+        The source cells, a dict of each target's cells (in the order of ``args.target_rows``) and
+        the names of the fitted genes.
+
+    Raises
+    ------
+    ValueError
+        If a group holds NaN or infinite values.
+    """
+    x = group_cells(adata, args.matrix, args.source_rows, args.gene_idx, args.layer)
+    check_finite(f"source ({args.source!r})", x)
+    ys = {}
+    for t, rows in args.target_rows.items():
+        ys[t] = group_cells(adata, args.matrix, rows, args.gene_idx, args.layer)
+        check_finite(f"target ({t!r})", ys[t])
+    gene_names = adata.var_names.to_numpy()[args.gene_idx].astype(str).tolist()
+    return x, ys, gene_names
 
 
 def group_cells(

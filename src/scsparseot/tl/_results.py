@@ -1,7 +1,11 @@
-"""A target's results for the schema: gene selection (support, null p-values or the map's own tests), response scores, summary."""
+"""A target's results for the schema: gene selection (support, null p-values or the map's own tests), response scores, summary.
+
+Also collects every target's results (warning about fits that diverged) and writes them in one call.
+"""
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,10 +24,13 @@ from ..core import (
 from ._spec import call_level
 
 if TYPE_CHECKING:
+    from anndata import AnnData
+
     from ..core import CellData
+    from ._args import SparseOTArgs
     from ._spec import TargetFit
 
-__all__ = ["MAX_RESPONSE_GENES", "target_result"]
+__all__ = ["MAX_RESPONSE_GENES", "target_result", "target_results", "write_target_results"]
 
 #: a target cell's response is read from its neighbours in at most this many selected genes
 MAX_RESPONSE_GENES = 50
@@ -131,4 +138,79 @@ def target_result(
         moves=tf.moves,
         map_arrays=tf.map.to_arrays() if (store_map and tf.map is not None) else None,
         rank_by_p_value=tf.p_value is not None,
+    )
+
+
+def target_results(
+    fits: dict[str, TargetFit],
+    x: CellData,
+    ys: dict[str, CellData],
+    args: SparseOTArgs,
+    *,
+    stacklevel: int = 3,
+) -> list[_schema.TargetResult]:
+    """Every target's :func:`target_result`, in the order of ``args.target_rows``.
+
+    Parameters
+    ----------
+    fits
+        What each target's fit returned.
+    x, ys
+        The source cells and each target's cells.
+    args
+        The checked arguments of :func:`~scsparseot.tl.sparse_ot` (``min_support``, ``fdr``,
+        ``store_maps``).
+    stacklevel
+        Stack level of the warning about a fit that diverged, as seen from this function.
+
+    Returns
+    -------
+    list
+        The targets' :class:`scsparseot._schema.TargetResult`.
+    """
+    results = [
+        target_result(
+            t, fits[t], x, ys[t], min_support=args.min_support, fdr=args.fdr, store_map=args.store_maps
+        )
+        for t in args.target_rows
+    ]
+    for res in results:
+        if res.summary["diverged"]:
+            warnings.warn(
+                f"The fit for {res.target!r} diverged; lower the learning rate (config=TrainConfig(lr=...)) or scale the data (sc.pp.scale).",
+                UserWarning,
+                stacklevel=stacklevel,
+            )
+    return results
+
+
+def write_target_results(
+    adata: AnnData, args: SparseOTArgs, results: list[_schema.TargetResult], genes: list[str]
+) -> list[str]:
+    """Write the results and the call's parameters under ``args.key_added`` in one :func:`~scsparseot._schema.write_results`.
+
+    Parameters
+    ----------
+    adata
+        The AnnData to write into (the caller's, or its copy).
+    args
+        The checked arguments of :func:`~scsparseot.tl.sparse_ot`.
+    results
+        Every target's results.
+    genes
+        Names of the fitted genes.
+
+    Returns
+    -------
+    list
+        The names of the fields written.
+    """
+    return _schema.write_results(
+        adata,
+        args.key_added,
+        params=args.params(genes),
+        results=results,
+        source_rows=args.source_rows,
+        target_rows=args.target_rows,
+        gene_idx=args.gene_idx,
     )

@@ -6,8 +6,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..core import named_seed
 from . import _checkpoint
 from ._context import fitting
+from ._fit_target import torch_num_threads
 
 if TYPE_CHECKING:
     import os
@@ -15,11 +17,60 @@ if TYPE_CHECKING:
     from concurrent.futures import Executor
 
     from ..core import CellData
+    from ._args import SparseOTArgs
     from ._spec import FitSpec, TargetFit
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run_fits"]
+__all__ = ["run_fits", "run_targets"]
+
+
+def run_targets(
+    x: CellData,
+    ys: dict[str, CellData],
+    args: SparseOTArgs,
+    genes: list[str],
+    *,
+    fit: Callable[..., TargetFit],
+    executor: Executor | None,
+    progress: bool,
+) -> dict[str, TargetFit]:
+    """Fit every target of a :func:`~scsparseot.tl.sparse_ot` call with :func:`run_fits`.
+
+    The fits share ``args.fit_spec`` (with this process's torch thread count) and each target
+    gets its own seed, derived from ``args.seed`` and the target's name.
+
+    Parameters
+    ----------
+    x
+        The source cells.
+    ys
+        The cells of each target.
+    args
+        The checked arguments of the call.
+    genes
+        Names of the fitted genes.
+    fit, executor, progress
+        As for :func:`run_fits`.
+
+    Returns
+    -------
+    dict
+        The :class:`~scsparseot.tl._spec.TargetFit` of each target.
+    """
+    spec = args.fit_spec(x, torch_num_threads())
+    seeds = {t: named_seed(args.seed, t) for t in args.target_rows}
+    return run_fits(
+        x,
+        ys,
+        spec,
+        seeds,
+        genes,
+        fit=fit,
+        executor=executor,
+        progress=progress,
+        checkpoint_dir=args.checkpoint_dir,
+    )
 
 
 def run_fits(
