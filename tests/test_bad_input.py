@@ -59,9 +59,10 @@ def test_too_few_cells_auto_target_is_skipped_with_warning(small):
     adata = small.copy()
     adata.obs["drug"] = adata.obs["drug"].cat.add_categories("lonely")
     adata.obs.iloc[-1, adata.obs.columns.get_loc("drug")] = "lonely"
-    with pytest.warns(UserWarning, match="Skipping group 'lonely'"):
+    with pytest.warns(UserWarning, match="Skipping group 'lonely'") as caught:
         sso.tl.sparse_ot(adata, config=FAST, lam=1.0, progress=False)
     assert list(adata.uns["sparse_ot"]["summary"].index) == ["drug_1"]
+    assert caught[0].filename == __file__  # the warning points at the caller's line
 
 
 def test_nan_in_data(small):
@@ -209,8 +210,9 @@ def test_duplicated_var_names(small):
 def test_warns_on_constant_genes_counts_and_scales(small):
     const = small.copy()
     const.X[:, 0] = 1.0
-    with pytest.warns(UserWarning, match="constant in the source"):
+    with pytest.warns(UserWarning, match="constant in the source") as caught:
         sso.tl.sparse_ot(const, config=FAST, lam=1.0, fdr=None, progress=False)
+    assert {w.filename for w in caught} == {__file__}
     counts = small.copy()
     counts.X = np.round(np.expm1(np.clip(counts.X, 0, None)) * 10).astype(np.float32)
     with pytest.warns(UserWarning, match="raw counts"):

@@ -13,6 +13,7 @@ from scipy import sparse
 from ._checks import check_choice, check_int, check_number, is_number
 from ._checks import listing as _listing
 from ._types import PenaltyName
+from ._warnings import find_stack_level
 from .core.cells import CellData
 
 if TYPE_CHECKING:
@@ -43,11 +44,11 @@ def check_adata(adata: Any) -> AnnData:
 
 
 def check_groups(
-    adata: AnnData, groupby: str, source: str, target: str | Sequence[str] | None, *, stacklevel: int = 3
+    adata: AnnData, groupby: str, source: str, target: str | Sequence[str] | None
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Resolve source and target labels of ``obs[groupby]`` to row indices.
 
-    A group that is too small to fit is skipped with a warning (at ``stacklevel``) when the targets
+    A group that is too small to fit is skipped with a warning when the targets
     were not named, and is an error when they were.
     """
     if not isinstance(groupby, str):
@@ -102,7 +103,7 @@ def check_groups(
             warnings.warn(
                 f"Skipping group {t!r}: it has {rows.size} cell(s), at least 2 are needed.",
                 UserWarning,
-                stacklevel=stacklevel,
+                stacklevel=find_stack_level(),
             )
             continue
         target_rows[t] = rows
@@ -219,7 +220,7 @@ def check_finite(name: str, a: np.ndarray | CellData) -> None:
         raise ValueError(msg)
 
 
-def warn_data_issues(x: np.ndarray | CellData, genes: list[str], *, stacklevel: int = 3) -> None:
+def warn_data_issues(x: np.ndarray | CellData, genes: list[str]) -> None:
     """Warn about data that fits poorly: raw counts, constant genes, genes on very different scales.
 
     ``x`` may be :class:`~scsparseot.core.CellData`: its profile (one streamed pass, cached) gives
@@ -239,7 +240,7 @@ def warn_data_issues(x: np.ndarray | CellData, genes: list[str], *, stacklevel: 
             f"{constant.size} gene(s) are constant in the source cells ({names}); they can only be called "
             "moved against a floor tolerance. Consider removing them (sc.pp.filter_genes) or passing genes=.",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=find_stack_level(),
         )
     if biggest > 30 and whole:
         warnings.warn(
@@ -247,7 +248,7 @@ def warn_data_issues(x: np.ndarray | CellData, genes: list[str], *, stacklevel: 
             f"{int(biggest)}); OT maps on counts are dominated by highly expressed genes. Normalise and "
             "log-transform first (sc.pp.normalize_total, sc.pp.log1p) or pass a log-normalised layer=.",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=find_stack_level(),
         )
     positive = sd[sd > 0]
     if positive.size > 1 and positive.max() / positive.min() > 100:
@@ -255,5 +256,5 @@ def warn_data_issues(x: np.ndarray | CellData, genes: list[str], *, stacklevel: 
             f"Gene standard deviations in the source span a factor {positive.max() / positive.min():.0f}; the "
             "transport cost is dominated by the widest genes. Consider sc.pp.scale (or a scaled layer=).",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=find_stack_level(),
         )

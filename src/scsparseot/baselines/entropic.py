@@ -31,6 +31,7 @@ import numpy as np
 import ot
 
 from .._checks import check_choice, check_int, check_number
+from .._warnings import find_stack_level
 from ..core._scale import median_positive_sd
 from ..core.penalties import STVS
 from .exact import _check_pair, _check_support_tol, soft_threshold
@@ -245,7 +246,7 @@ def elastic_map(
             f"Sinkhorn did not converge in {n_iter_sinkhorn} iterations (marginal error {err:.2e} > "
             f"{tol_used:.2e}); increase n_iter_sinkhorn or reg (reg={reg:.3g}).",
             UserWarning,
-            stacklevel=2,
+            stacklevel=find_stack_level(),
         )
     # conditional weights p_j(x_i) ∝ b_j exp((g_j − C_ij)/ε); POT's log_v_j = log b_j + g_j/ε
     logits = log_v[None, :] - cost / reg

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import sparse
 
 from .._checks import listing as _listing
+from .._warnings import find_stack_level
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -118,7 +119,7 @@ def fouri(
             f"('intensity-...' / 'morphology-...'): {_listing(names[~ok], 10)}. Pass features=[...] "
             "(or CellOT's features.txt) to keep only the imaging features.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=find_stack_level(),
         )
     if adata.n_vars != FOURI_N_FEATURES:
         logger.info(

@@ -222,7 +222,6 @@ def check_sparse_ot_args(
     checkpoint_dir: str | os.PathLike[str] | None,
     key_added: Any,
     copy: bool,
-    stacklevel: int = 4,
 ) -> SparseOTArgs:
     """Check every argument of :func:`~scsparseot.tl.sparse_ot` before anything is read or written.
 
@@ -232,9 +231,6 @@ def check_sparse_ot_args(
         The data.
     groupby, source, target, layer, genes, method, penalty, lam, max_genes, support_tol, min_support, fdr, n_null, n_runs, n_iters, batch_size, config, anneal, device, seed, store_maps, checkpoint_dir, key_added, copy
         The arguments of :func:`~scsparseot.tl.sparse_ot`.
-    stacklevel
-        Stack level of the warning about a target group that is too small (skipped), as seen from
-        this function.
 
     Returns
     -------
@@ -300,7 +296,7 @@ def check_sparse_ot_args(
         raise ValueError(msg)
     check_int("n_null", n_null, 1, expected="a positive integer")
     check_int("n_runs", n_runs, 0, expected="a non-negative integer (number of stability refits)")
-    source_rows, target_rows = check_groups(adata, groupby, source, target, stacklevel=stacklevel)
+    source_rows, target_rows = check_groups(adata, groupby, source, target)
     bad = [t for t in target_rows if "/" in t]
     if bad:
         msg = f"Group labels {bad} contain '/', which AnnData cannot store as a key; rename them, e.g. adata.obs[{groupby!r}] = adata.obs[{groupby!r}].str.replace('/', '_')."

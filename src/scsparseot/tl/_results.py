@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _schema
+from .._warnings import find_stack_level
 from ..core import (
     benjamini_hochberg,
     empirical_pvalues,
@@ -146,8 +147,6 @@ def target_results(
     x: CellData,
     ys: dict[str, CellData],
     args: SparseOTArgs,
-    *,
-    stacklevel: int = 3,
 ) -> list[_schema.TargetResult]:
     """Every target's :func:`target_result`, in the order of ``args.target_rows``.
 
@@ -160,8 +159,6 @@ def target_results(
     args
         The checked arguments of :func:`~scsparseot.tl.sparse_ot` (``min_support``, ``fdr``,
         ``store_maps``).
-    stacklevel
-        Stack level of the warning about a fit that diverged, as seen from this function.
 
     Returns
     -------
@@ -179,7 +176,7 @@ def target_results(
             warnings.warn(
                 f"The fit for {res.target!r} diverged; lower the learning rate (config=TrainConfig(lr=...)) or scale the data (sc.pp.scale).",
                 UserWarning,
-                stacklevel=stacklevel,
+                stacklevel=find_stack_level(),
             )
     return results
 
