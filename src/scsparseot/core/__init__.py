@@ -21,7 +21,6 @@ from .metrics import (
 )
 from .penalties import L1, STVS, KOverlap, Penalty, SmoothedL0, get_penalty
 from .responders import (
-    normal_interval,
     responder_fraction,
     responder_fraction_interval,
     responder_fraction_se,
@@ -67,7 +66,6 @@ __all__ = [
     "get_penalty",
     "map_from_arrays",
     "named_seed",
-    "normal_interval",
     "null_scores",
     "null_split_sizes",
     "precision_at_k",

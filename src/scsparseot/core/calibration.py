@@ -11,7 +11,7 @@ control would be quieter than the real map and call noise. So the null's target 
 target's size ``n_t`` and its source part is the rest of the control cells (``n_s − n_t``, noise at
 least the real one). When ``n_t > n_s / 2`` that is impossible; the null then uses halves, whose
 noise ``√(4/n_s)`` exceeds the real ``√(1/n_s + 1/n_t)``: conservative, fewer calls
-(:func:`null_split_sizes` says which).
+(:func:`~scsparseot.core.null_split_sizes` says which).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def null_scores(
     """Gene scores of ``n_null`` control-vs-control maps, shape ``(n_null, n_genes)``.
 
     Each map goes from a random part of the source cells to the disjoint rest, with the sizes of
-    :func:`null_split_sizes`: the real comparison's ``n_target`` cells on the target side when the
+    :func:`~scsparseot.core.null_split_sizes`: the real comparison's ``n_target`` cells on the target side when the
     source has at least twice as many cells, halves otherwise.
 
     Parameters

@@ -106,12 +106,10 @@ def summary(adata: AnnData, key: str = "sparse_ot") -> pd.DataFrame:
     Returns
     -------
     DataFrame with columns
-    ``target, n_source, n_target, n_genes, n_selected_genes, avg_dim, responder_fraction,
-    responder_fraction_low, responder_fraction_high, sliced_w, lam, n_iters, converged, diverged,
-    reason, null, seconds``.
+    ``target, n_source, n_target, n_genes, n_selected_genes, avg_dim, responder_fraction, responder_fraction_low, responder_fraction_high, sliced_w, lam, n_iters, converged, diverged, reason, null, seconds``.
     ``responder_fraction`` estimates the share of target cells that respond, from the selected
     genes (:func:`scsparseot.core.responder_fraction`: the target as a mixture of unchanged source-like
-    cells and responders); 0 when no gene is selected. ``responder_fraction_low``/``_high`` bound its
+    cells and responders); 0 when no gene is selected. ``responder_fraction_low`` and ``_high`` bound its
     95% interval (half-sampling standard error, :func:`scsparseot.core.responder_fraction_interval`;
     NaN with fewer than 8 cells). ``null`` says where the gene p-values come from: ``"tests"`` (the
     default map's own tests), ``"matched"`` (control-vs-control maps with the target's size),

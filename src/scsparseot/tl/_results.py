@@ -16,12 +16,12 @@ from ..core import (
     benjamini_hochberg,
     empirical_pvalues,
     gene_scores,
-    normal_interval,
     responder_fraction,
     responder_fraction_se,
     select_by_support,
     target_response,
 )
+from ..core.responders import normal_interval
 from ._spec import call_level
 
 if TYPE_CHECKING:
