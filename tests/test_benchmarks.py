@@ -156,3 +156,27 @@ def test_calibration_quick_meets_its_null_and_shift_targets(tmp_path: Path) -> N
         for what in ("precision@k vs t-test", "recall"):
             assert targets[f"{design} shift: {what}"]["met"], targets[f"{design} shift: {what}"]
     assert all(len(v) == 200 for v in result["null_p_values"].values())
+
+
+def test_run_all_has_a_job_for_every_results_file_and_reports_say_their_code() -> None:
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _all import JOBS, _command
+    from _meta import stamp
+
+    names = [job.name for job in JOBS]
+    assert len(set(names)) == len(names)
+    # `run.py all` regenerates every results file, and nothing else
+    assert {p.stem for p in (ROOT / "benchmarks" / "results").glob("*.json")} == set(names)
+    for job in JOBS:
+        for quick in (False, True):
+            cmd = _command(job, quick, ROOT / "benchmarks" / "results" / "quick")
+            script = Path(cmd[1])
+            assert not script.is_absolute() and (ROOT / script).is_file(), cmd  # no machine's path
+            if quick:
+                assert "--out" in cmd  # a smoke test never overwrites real results
+    dirty = stamp("# Title\n\nbody\n", {"code_commit": "0123456789abcdef", "git_dirty": ["src/x.py"]})
+    assert dirty.splitlines()[0] == "# Title (from uncommitted code)"
+    assert "0123456789" in dirty and "`src/x.py`" in dirty
+    clean = stamp("# Title\n\nbody\n", {"code_commit": "0123456789abcdef", "git_dirty": []})
+    assert clean.splitlines()[0] == "# Title" and "clean tree" in clean
