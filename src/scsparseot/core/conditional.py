@@ -434,7 +434,6 @@ def _state_responders(
     pairs = [(zx[:, cols], zy[:, cols])]
     if np.any(direction):
         pairs.append(((zx @ direction)[:, None], (zy @ direction)[:, None]))
-    estimates = [
-        (responder_fraction(a, b, seed=seed), responder_fraction_se(a, b, seed=seed)) for a, b in pairs
-    ]
-    return max(estimates, key=lambda e: e[0])
+    estimates = [responder_fraction(a, b, seed=seed) for a, b in pairs]
+    best = int(np.argmax(estimates))  # the first of equal estimates, as max() picked
+    return estimates[best], responder_fraction_se(*pairs[best], seed=seed)
