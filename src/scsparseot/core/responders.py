@@ -110,6 +110,15 @@ def responder_fraction_se(
     from ``n`` cells, half-samples vary as much as the whole sample does (the finite-population
     factor ``1 − 1/2`` halves the variance of a half-size sample); drawn from a larger group they vary
     up to twice as much, so the error is, if anything, too large.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(400, 5)), rng.normal(size=(400, 5))
+    >>> y[:100] += 4.0
+    >>> bool(0.0 < responder_fraction_se(x, y) < 0.1)
+    True
     """
     check_int("n_half", n_half, 2, expected="an integer ≥ 2")
     n = min(x.shape[0], y.shape[0], max_cells or x.shape[0])
