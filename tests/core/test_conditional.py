@@ -79,7 +79,7 @@ def test_no_effect_selects_nothing_and_moves_nothing():
 
 
 def test_map_is_monotone_along_each_state_direction():
-    x, y, kx, ky = _two_types()
+    x, y, _kx, ky = _two_types()
     y[np.ix_(ky, [10, 11])] *= 2.0  # spread grows: a monotone, non-constant map along the direction
     y[np.ix_(ky, [10, 11])] += 1.0
     m = fit_conditional(x, y, seed=0, train=False).map  # the closed form (the trained map's start)
@@ -135,6 +135,9 @@ def test_bad_arguments():
         ConditionalConfig(n_states=0)
     with pytest.raises(ValueError, match="heterogeneity must be in"):
         ConditionalConfig(heterogeneity=1.5)
+    for bad in ((0.5, 0.5, 0.5), (0.0, 0.5, 0.5), (1.2, -0.1, -0.1), (0.5, 0.5)):
+        with pytest.raises(ValueError, match="weights must be three non-negative weights"):
+            ConditionalConfig(weights=bad)
     m = fit_conditional(
         np.random.default_rng(0).normal(size=(50, 3)), np.random.default_rng(1).normal(size=(50, 3))
     ).map
@@ -152,3 +155,22 @@ def test_bad_cells_are_named():
         fit_conditional(x, y)
     with pytest.raises(ValueError, match="source data needs at least 2 cells"):
         fit_conditional(x[:1], x)
+
+
+def test_test_weights_split_the_level_and_steer_the_ranking():
+    """A gene's p-value is min(1, p_global / w0, K·p_state / w1, p_spread / w2): all weight on the global
+    test gives the Welch p-value itself; weight on the spread test finds a gene whose mean stays."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(400, 30)), rng.normal(size=(400, 30))
+    y[:, 3] += 0.4  # a mean shift of every cell
+    y[:, 7] *= 2.0  # a change of spread, the mean unchanged
+    only_global = fit_conditional(x, y, config=ConditionalConfig(weights=(1.0, 0.0, 0.0)), train=False)
+    welch = stats.ttest_ind(y, x, equal_var=False).pvalue
+    np.testing.assert_allclose(only_global.p_value, welch, rtol=1e-4)
+    assert not only_global.adj_p_value[7] <= 0.05
+    default = fit_conditional(x, y, train=False)
+    assert np.flatnonzero(default.adj_p_value <= 0.05).tolist() == [3, 7]
+    # the default's global weight 0.7: the shifted gene's p-value is its Welch p-value / 0.7
+    np.testing.assert_allclose(default.p_value[3], welch[3] / 0.7, rtol=1e-4)
