@@ -134,7 +134,7 @@ def _command(job: Job, quick: bool, out: Path) -> list[str]:
     argv = list(job.quick if quick else job.argv)
     script = argv.pop(0)
     if quick or script != "run.py":  # the suites write to results/ by themselves
-        argv += ["--out", str(out)]
+        argv += ["--out", str(out.relative_to(HERE.parent) if out.is_relative_to(HERE.parent) else out)]
     # relative to the repository root (the jobs' working directory), so that reports name no machine's path
     return [sys.executable, str((HERE / script).relative_to(HERE.parent)), *argv]
 

@@ -32,7 +32,7 @@ def _version(package: str) -> str | None:
 
 
 #: what the results depend on: the package and the benchmark code (not the results, not the docs)
-CODE_PATHS = ("src", "benchmarks", ":(exclude)benchmarks/results")
+CODE_PATHS = ("src", "benchmarks", ":(exclude)benchmarks/results", ":(exclude)benchmarks/README.md")
 
 
 def code_state() -> dict[str, Any]:
