@@ -34,7 +34,8 @@ from .._checks import check_choice, check_int, check_number
 from .._warnings import find_stack_level
 from ..core._scale import median_positive_sd
 from ..core.penalties import STVS
-from .exact import _check_pair, _check_support_tol, soft_threshold
+from ._checks import check_pair, check_support_tol
+from .exact import soft_threshold
 
 __all__ = ["elastic_map", "soft_threshold", "stvs_grad", "stvs_prox"]
 
@@ -53,28 +54,7 @@ _STVS_MAX_STRENGTH = 2.0
 
 
 def stvs_grad(z: np.ndarray, gamma: float) -> np.ndarray:
-    r"""Derivative of the STVS penalty, coordinate-wise.
-
-    For :math:`\tau(z) = \gamma^2 \sum_i (\sigma_i + \tfrac12 - \tfrac12 e^{-2\sigma_i})`,
-    :math:`\sigma_i = \operatorname{asinh}(|z_i| / (2\gamma))`,
-
-    .. math::
-        \partial_i \tau(z) = \operatorname{sign}(z_i)\,\gamma e^{-\sigma_i}
-        = \operatorname{sign}(z_i)\Big(\sqrt{\gamma^2 + z_i^2/4} - |z_i|/2\Big),
-
-    which is ``±γ`` at zero (the slope of ``γ|z|``) and decays like ``γ²/|z|``.
-
-    Parameters
-    ----------
-    z
-        Values.
-    gamma
-        STVS scale γ > 0.
-
-    Returns
-    -------
-    numpy.ndarray
-        The derivative, same shape as ``z`` (``0`` at ``z = 0``, the middle of the subdifferential).
+    """Derivative of the STVS penalty of scale ``gamma``, coordinate-wise (:meth:`~scsparseot.core.STVS.grad`).
 
     Examples
     --------
@@ -82,41 +62,11 @@ def stvs_grad(z: np.ndarray, gamma: float) -> np.ndarray:
     >>> stvs_grad(np.array([-1.5, 0.0, 1.5]), 1.0)
     array([-0.5,  0. ,  0.5])
     """
-    z = np.asarray(z, dtype=np.float64)
-    a = np.abs(z)
-    # sqrt(γ² + a²/4) − a/2 written without cancellation for large a
-    return np.sign(z) * gamma**2 / (np.sqrt(gamma**2 + 0.25 * a**2) + 0.5 * a)
+    return STVS(gamma=gamma).grad(z)
 
 
 def stvs_prox(z: np.ndarray, strength: float, gamma: float) -> np.ndarray:
-    r"""Proximal operator of ``strength · STVS_γ``, in closed form.
-
-    ``p = prox(z)`` solves ``p + λ ∂τ(p) ∋ z`` (λ = ``strength``). With :func:`stvs_grad` this is a
-    quadratic in ``|p|`` whose relevant root is
-
-    .. math::
-        |p| = \frac{\max(z^2 - \lambda^2\gamma^2,\ 0)}
-                   {(1 - \lambda/2)\,|z| + \lambda\sqrt{z^2/4 + (1 - \lambda)\gamma^2}},
-        \qquad \operatorname{sign}(p) = \operatorname{sign}(z),
-
-    so coordinates with ``|z| ≤ λγ`` are set exactly to zero and large ones are barely shrunk. For
-    ``λ = 1`` it is ``z · max(1 − γ²/z², 0)``, ott-jax's ``ElasticSTVS.prox_reg`` (its
-    ``regularizers.STVS.prox(v, tau)`` uses ``z · max(1 − (τγ)²/z², 0)`` for every τ, which is the
-    exact prox only at τ = 1). Valid for ``0 ≤ λ ≤ 2``, where ``½z² + λ·STVS_γ`` is convex.
-
-    Parameters
-    ----------
-    z
-        Values.
-    strength
-        λ in ``[0, 2]``; ``0`` gives the identity.
-    gamma
-        STVS scale γ > 0, in the units of ``z``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``prox_{λ·STVS_γ}(z)``, same shape as ``z``.
+    """Proximal operator of ``strength · STVS_γ`` in closed form (:meth:`~scsparseot.core.STVS.prox`).
 
     Examples
     --------
@@ -125,18 +75,7 @@ def stvs_prox(z: np.ndarray, strength: float, gamma: float) -> np.ndarray:
     array([-1.5 ,  0.  ,  0.  ,  3.75])
     """
     strength = _check_strength("stvs", strength)
-    gamma = _check_positive("gamma", gamma)
-    z = np.asarray(z, dtype=np.float64)
-    if strength == 0:
-        return z.copy()
-    a = np.abs(z)
-    num = np.maximum(a**2 - (strength * gamma) ** 2, 0.0)
-    den = (1.0 - 0.5 * strength) * a + strength * np.sqrt(
-        np.maximum(0.25 * a**2 + (1.0 - strength) * gamma**2, 0.0)
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mag = np.where(num > 0, num / np.where(den > 0, den, 1.0), 0.0)
-    return np.sign(z) * mag
+    return STVS(gamma=_check_positive("gamma", gamma)).prox(z, strength)
 
 
 def elastic_map(
@@ -218,7 +157,7 @@ def elastic_map(
     >>> bool(moved[:, 0].all()), bool(moved[:, 1:].mean() < 0.5)
     (True, True)
     """
-    x, y = _check_pair(x, y)
+    x, y = check_pair(x, y)
     check_choice("penalty", penalty, ElasticPenalty, context=" for the elastic map")
     strength = _check_strength(penalty, strength)
     if gamma is None:
@@ -227,7 +166,7 @@ def elastic_map(
     if reg is not None:
         reg = _check_positive("reg", reg)
     check_int("n_iter_sinkhorn", n_iter_sinkhorn, 1, expected="a positive integer")
-    tol = None if support_tol is None else _check_support_tol(support_tol, x.shape[1])
+    tol = None if support_tol is None else check_support_tol(support_tol, x.shape[1])
 
     cost = _elastic_cost(x, y, penalty, strength, gamma)
     default_reg = _REG_FRACTION * float(np.median(cost))

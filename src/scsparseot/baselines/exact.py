@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from ..core._rows import check_cells
+from ._checks import check_pair, check_support_tol
 
 __all__ = ["exact_ot_map", "soft_threshold", "translation_map"]
 
@@ -18,30 +18,6 @@ __all__ = ["exact_ot_map", "soft_threshold", "translation_map"]
 _ITER_PER_ENTRY = 10
 _MIN_ITER = 100_000
 _OPTIMAL = 1  # POT's result code of a solved network-simplex problem
-
-
-def _check_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = check_cells("x (source cells)", x, np.float64)
-    y = check_cells("y (target cells)", y, np.float64)
-    if x.shape[1] != y.shape[1]:
-        msg = (
-            f"x and y must have the same number of genes (columns), got {x.shape[1]} and {y.shape[1]}; "
-            "select the same genes in both."
-        )
-        raise ValueError(msg)
-    return x, y
-
-
-def _check_support_tol(support_tol: float | np.ndarray, n_genes: int) -> np.ndarray:
-    """``support_tol`` as float64 after checking it is finite, ``>= 0`` and a scalar or one value per gene."""
-    tol = np.asarray(support_tol, dtype=np.float64)
-    if tol.ndim > 1 or (tol.ndim == 1 and tol.shape != (n_genes,)):
-        msg = f"support_tol must be a scalar or have shape ({n_genes},) (one value per gene), got shape {tol.shape}."
-        raise ValueError(msg)
-    if not np.isfinite(tol).all() or np.any(tol < 0):
-        msg = f"support_tol must be finite and >= 0, got {support_tol!r}."
-        raise ValueError(msg)
-    return tol
 
 
 def soft_threshold(z: np.ndarray, tol: float | np.ndarray) -> np.ndarray:
@@ -108,7 +84,7 @@ def exact_ot_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
            [6., 0.],
            [5., 1.]], dtype=float32)
     """
-    x, y = _check_pair(x, y)
+    x, y = check_pair(x, y)
     n, m = x.shape[0], y.shape[0]
     a = np.full(n, 1.0 / n)
     b = np.full(m, 1.0 / m)
@@ -162,7 +138,7 @@ def translation_map(x: np.ndarray, y: np.ndarray, support_tol: float | np.ndarra
     array([[2.5, 0. ],
            [4.5, 2. ]], dtype=float32)
     """
-    x, y = _check_pair(x, y)
-    tol = _check_support_tol(support_tol, x.shape[1])
+    x, y = check_pair(x, y)
+    tol = check_support_tol(support_tol, x.shape[1])
     shift = soft_threshold(y.mean(0) - x.mean(0), tol)
     return (x + shift).astype(np.float32)

@@ -24,7 +24,8 @@ import numpy as np
 from .._checks import check_int, check_number
 from ..core._scale import median_positive_sd
 from ..core.penalties import SmoothedL0
-from .exact import _check_pair, exact_ot_map
+from ._checks import check_pair
+from .exact import exact_ot_map
 
 __all__ = ["rgd_map"]
 
@@ -105,7 +106,7 @@ def rgd_map(
     >>> bool(np.abs(delta[:, 0]).mean() > 2.5)
     True
     """
-    x, y = _check_pair(x, y)
+    x, y = check_pair(x, y)
     max_genes = check_number("max_genes", max_genes, low=0)
     beta = check_number("beta", beta, low=0)
     if sigma is None:
