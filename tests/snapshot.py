@@ -84,7 +84,7 @@ def core_run() -> dict[str, np.ndarray]:
     """
     import torch
 
-    from scsparseot.core import TrainConfig, fit_conditional
+    from scsparseot.core import ConditionalConfig, TrainConfig, fit_conditional
 
     rng = np.random.default_rng(7)
 
@@ -100,7 +100,8 @@ def core_run() -> dict[str, np.ndarray]:
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        fit = fit_conditional(x, y, train_config=TrainConfig(hidden=(16, 16), n_iters=40, eval_every=10))
+        train = TrainConfig(hidden=(16, 16), n_iters=40, eval_every=10)
+        fit = fit_conditional(x, y, config=ConditionalConfig(train=train))
     finally:
         torch.set_num_threads(old)
     out: dict[str, np.ndarray] = {}
@@ -152,6 +153,17 @@ def assert_same(old: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> None:
                 f"{k}: dtype {a.dtype} became {b.dtype}"
             )
             assert np.array_equal(a, b), f"{k}: {a!r} became {b!r}"
+
+
+def changed(old: dict[str, np.ndarray], new: dict[str, np.ndarray]) -> list[str]:
+    """The keys of ``old`` that :func:`assert_same` would reject in ``new``, and the keys ``new`` adds (``+key``)."""
+    out = []
+    for k in sorted(old):
+        try:
+            assert_same({k: old[k]}, new)
+        except AssertionError:
+            out.append(k)
+    return out + [f"+{k}" for k in sorted(set(new) - set(old))]
 
 
 def main() -> None:

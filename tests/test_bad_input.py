@@ -116,6 +116,7 @@ def test_sparse_csr_is_accepted(small):
         ({"min_support": 2.0}, ValueError, "min_support"),
         ({"n_runs": -1}, ValueError, "n_runs must be a non-negative integer"),
         ({"fdr": 0.0}, ValueError, "fdr must be None or a rate"),
+        ({"fdr": 1}, ValueError, r"fdr must be None or a rate in \(0, 1\), got 1"),
         ({"n_null": 0}, ValueError, "n_null must be a positive integer"),
         ({"config": {"n_iters": 3}}, TypeError, "TrainConfig"),
         ({"target": []}, ValueError, "empty list"),
@@ -170,6 +171,37 @@ def test_baselines_reject_arguments_they_do_not_use(small, method, kwargs, match
     assert_equal(small, before)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"anneal": sso.core.AnnealConfig()},
+            r"^method='conditional' does not use anneal=AnnealConfig\(\.\.\.\); leave it unset, or use "
+            r"method='sparse_icnn'\.$",
+        ),
+        ({"n_null": 5}, r"does not use n_null=5 \(it tests each gene itself; fdr= sets the level"),
+        ({"min_support": 0.5}, r"does not use min_support=0\.5 \(it selects genes by its own tests"),
+        ({"n_runs": 2}, r"does not use n_runs=2; leave it unset, or use method='sparse_icnn'\.$"),
+        ({"config": sso.core.AnnealConfig()}, r"config must be a scsparseot.core.ConditionalConfig or a"),
+        ({"fdr": 1.0}, r"fdr must be None or a rate in \(0, 1\)"),
+    ],
+)
+def test_default_rejects_arguments_it_does_not_use(small, kwargs, match):
+    """The default (state-conditional) map raises for what it would ignore, before reading any cell."""
+    before = small.copy()
+    exc = TypeError if "config" in kwargs else ValueError
+    with pytest.raises(exc, match=match):
+        sso.tl.sparse_ot(small, progress=False, **kwargs)
+    assert_equal(small, before)
+
+
+def test_sparse_icnn_rejects_the_default_config(small):
+    with pytest.raises(
+        TypeError, match=r"config must be a scsparseot.core.TrainConfig for method='sparse_icnn'"
+    ):
+        sso.tl.sparse_ot(small, lam=1.0, config=sso.core.ConditionalConfig(), progress=False)
+
+
 def test_baselines_accept_the_defaults_and_their_own_arguments(small):
     defaults = {"penalty": "stvs", "lam": None, "n_runs": 0, "config": None, "anneal": None}
     sso.tl.sparse_ot(small, method="exact", fdr=None, progress=False, device="cpu", **defaults)
@@ -178,13 +210,17 @@ def test_baselines_accept_the_defaults_and_their_own_arguments(small):
     assert sso.get.params(small)["max_genes"] == 2.0
 
 
-def test_the_baseline_check_knows_the_signature_defaults():
+def test_the_method_rule_knows_the_signature_defaults_and_every_method():
     import inspect
+    from typing import get_args
 
-    from scsparseot.tl._args import _FIT_ARGS
+    from scsparseot._types import MethodName
+    from scsparseot.tl._args import METHOD_ARGS
 
     sig = inspect.signature(sso.tl.sparse_ot).parameters
-    assert {name: sig[name].default for name in _FIT_ARGS} == {n: d for n, (d, _) in _FIT_ARGS.items()}
+    assert {name: sig[name].default for name in METHOD_ARGS} == {n: d for n, (d, _) in METHOD_ARGS.items()}
+    methods = set(get_args(MethodName))
+    assert all(set(users) <= methods and users for _, users in METHOD_ARGS.values())
 
 
 def test_slash_in_label(small):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from anndata.tests.helpers import assert_equal
 
 import scsparseot as sso
-from scsparseot.tl import _sparse_ot
+from scsparseot.core import ConditionalFit
+from scsparseot.tl import _checkpoint, _sparse_ot
 
 from .conftest import FAST
 
@@ -128,3 +131,28 @@ def test_conditional_map_resumes_from_its_checkpoint(synthetic, tmp_path, monkey
         sso.get.map(resumed, target="drug_2").displacement(x),
         sso.get.map(fresh, target="drug_2").displacement(x),
     )
+
+
+def test_default_map_resumes_with_its_whole_result(synthetic, tmp_path, monkeypatch):
+    """The state-conditional result (calls, states, per-state histories, map) survives a checkpoint."""
+    kw = {"target": "drug_1", "n_iters": 30, "progress": False, "copy": True, "checkpoint_dir": tmp_path}
+    first = sso.tl.sparse_ot(synthetic, **kw)
+    real = _sparse_ot.fit_target
+    calls = []
+    monkeypatch.setattr(_sparse_ot, "fit_target", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = sso.tl.sparse_ot(synthetic, **kw)
+    assert calls == []  # loaded, not refitted
+    assert_equal(again.layers, first.layers)
+    assert sso.get.perturbed_genes(again).equals(sso.get.perturbed_genes(first))
+    h_again, h_first = sso.get.training_history(again), sso.get.training_history(first)
+    assert len(h_first) and (h_first["state"] >= 0).all()
+    assert h_again.equals(h_first)
+    s_again, s_first = sso.get.summary(again), sso.get.summary(first)
+    assert s_again.drop(columns="seconds").equals(s_first.drop(columns="seconds"))
+    # the loaded result is the typed one the fit returned
+    (path,) = tmp_path.glob("*.npz")
+    with np.load(path) as f:
+        key = json.loads(str(f["header"]))["fingerprint"]
+    loaded = _checkpoint.load(tmp_path, "drug_1", key)
+    assert isinstance(loaded, ConditionalFit)
+    assert set(loaded.states) >= {"state", "trained", "responds"} and loaded.heterogeneous.dtype == bool

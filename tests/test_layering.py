@@ -171,8 +171,8 @@ def test_transitive_check_sees_through_modules():
     assert "torch" not in _runtime_imports(MODULES["scsparseot.tl._sparse_ot"])
     assert any("torch" in _runtime_imports(MODULES[name]) for name in loaded)
     # and skips what is imported only for type checking or inside functions
-    assert "scsparseot.core.maps" not in _runtime_imports(MODULES["scsparseot._schema"])
-    assert "scsparseot.core.maps" in _imports(MODULES["scsparseot._schema"])
+    assert "scsparseot.core.map_arrays" not in _runtime_imports(MODULES["scsparseot._schema"])
+    assert "scsparseot.core.map_arrays" in _imports(MODULES["scsparseot._schema"])
 
 
 def test_no_import_cycles():

@@ -203,6 +203,22 @@ def test_training_fixed_lambda(fitted):
     assert hi > hist["dim"].max()
 
 
+def test_training_draws_one_trace_per_state_of_the_default(synthetic):
+    out = sso.tl.sparse_ot(synthetic, target="drug_1", n_iters=30, progress=False, copy=True)
+    hist = sso.get.training_history(out)
+    states = sorted(set(hist["state"]))
+    assert states and states[0] >= 0
+    axes = pl.training(out, show=False)
+    _render(axes["lam"].figure)
+    for name in ("dim", "err"):
+        assert len(axes[name].lines) == len(states)
+        for line, c in zip(axes[name].lines, states, strict=True):
+            rows = hist[hist["state"] == c]
+            np.testing.assert_allclose(line.get_ydata(), rows[name].to_numpy())
+            assert line.get_label() == f"state {c}"
+    assert "one network per moving state" in axes["lam"].figure._suptitle.get_text()
+
+
 def test_training_marks_accepted_and_rejected_moves(fitted):
     accepted = np.array([True, False, True, False, False])
     moves = pd.DataFrame(

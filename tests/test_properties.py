@@ -93,7 +93,10 @@ BAD: dict[str, tuple[type[Exception], str]] = {
     "unknown_penalty": (ValueError, r"Unknown penalty 'ridge'; choose one of 'l1'"),
     "tiny_batch": (ValueError, r"batch_size must be None or an integer >= 2, got 1"),
     "one_cell_target": (ValueError, r"The target group 'lonely' has 1 cell\(s\); at least 2 are needed"),
-    "not_a_config": (TypeError, r"config must be a scsparseot\.core\.TrainConfig, got dict"),
+    "not_a_config": (
+        TypeError,
+        r"config must be a scsparseot\.core\.TrainConfig for method='sparse_icnn', got dict",
+    ),
 }
 
 

@@ -447,3 +447,35 @@ def test_fdr_none_skips_the_null(synthetic):
     assert table["p_value"].isna().all()
     assert out.uns["sparse_ot"]["params"]["fdr"] is None
     assert set(table.loc[table["selected"], "gene"]) >= set(synthetic.uns["true_genes"]["drug_1"])
+
+
+def test_default_takes_its_config_and_records_it(synthetic):
+    from scsparseot.core import ConditionalConfig, TrainConfig
+
+    cfg = ConditionalConfig(
+        n_states=1, spread=False, train=TrainConfig(hidden=(8,), n_iters=20, eval_every=10)
+    )
+    out = sso.tl.sparse_ot(synthetic, target="drug_1", config=cfg, progress=False, copy=True)
+    p = sso.get.params(out)
+    assert (
+        p["method"] == "conditional" and p["conditional"]["n_states"] == 1 and not p["conditional"]["spread"]
+    )
+    assert p["config"]["n_iters"] == 20 and p["n_null"] is None and p["min_support"] is None
+    assert sso.get.map(out, target="drug_1").n_states == 1
+    hist = sso.get.training_history(out)
+    assert set(hist["state"]) == {0} and hist["step"].max() == 20
+    # n_iters= overrides the state networks' iterations; a TrainConfig alone sets only those
+    short = sso.tl.sparse_ot(
+        synthetic, target="drug_1", config=cfg.train, n_iters=10, progress=False, copy=True
+    )
+    assert sso.get.params(short)["config"]["n_iters"] == 10
+    assert sso.get.params(short)["conditional"]["n_states"] == ConditionalConfig().n_states
+    # the gene-wise ICNN records no conditional settings and one network for every cell
+    icnn = sso.tl.sparse_ot(synthetic, target="drug_1", lam=1.0, n_iters=20, progress=False, copy=True)
+    assert sso.get.params(icnn)["conditional"] is None
+    assert (sso.get.training_history(icnn)["state"] == -1).all()
+
+
+def test_default_progress_bar_runs_over_its_states(synthetic, capsys):
+    sso.tl.sparse_ot(synthetic, target="drug_1", n_iters=20, progress=True, copy=True)
+    assert "state=" in capsys.readouterr().err

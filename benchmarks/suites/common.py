@@ -150,12 +150,11 @@ def _conditional(
     from scsparseot import core
 
     fit = core.fit_conditional(x, y, support_tol=support_tol, seed=seed)
-    states = fit.info["trained_states"]
     return {
         "tx": fit.map.transport(x),
-        "n_iters": int(sum(s["n_iters"] for s in states)),
-        "reason": "closed_form" if not states else "trained",
-        "selected": np.flatnonzero(fit.adj_p_value <= 0.05).tolist(),
+        "n_iters": fit.n_iters,
+        "reason": fit.reason,
+        "selected": np.flatnonzero(fit.selected).tolist(),
     }
 
 

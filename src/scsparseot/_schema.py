@@ -299,7 +299,7 @@ def check_targets(
 
 def read_map(adata: AnnData, key: str, target: str | None = None) -> SparseOTMap | ConditionalMap:
     """Rebuild the fitted map of ``target`` (:class:`~scsparseot.core.SparseOTMap` or :class:`~scsparseot.core.ConditionalMap`)."""
-    from .core.maps import map_from_arrays  # torch: imported only when a map is rebuilt
+    from .core.map_arrays import map_from_arrays  # torch: imported only when a map is rebuilt
 
     res = read_results(adata, key)
     target = check_target(res, key, target)

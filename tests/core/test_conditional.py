@@ -8,10 +8,12 @@ import pytest
 from scsparseot.core import (
     ConditionalConfig,
     ConditionalMap,
+    TrainConfig,
     fit_conditional,
     map_from_arrays,
     target_response,
 )
+from scsparseot.core.conditional import STATE_COLUMNS
 
 
 def _two_types(n: int = 300, d: int = 40, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +107,36 @@ def test_trained_state_maps_refine_the_start_in_the_responding_state_only():
     assert not np.array_equal(d, d0)  # training changed the map ...
     assert np.all(d[~kx] == 0.0) and np.all(d[:, :10] == 0.0) and np.all(d[:, 15:] == 0.0)
     assert d[kx][:, 10:15].mean() == pytest.approx(1.0, abs=0.25)  # ... and it still moves by the shift
-    assert all(s["n_iters"] > 0 for s in fit.info["trained_states"])
+    # the result says which states were trained, and how: one table row and one history per state
+    table = fit.states
+    assert set(table) == set(STATE_COLUMNS) and len(table["state"]) == fit.map.n_states
+    trained = np.flatnonzero(table["trained"])
+    assert sorted(trained.tolist()) == sorted(fit.map.state_maps)
+    assert np.all(table["n_iters"][trained] > 0) and fit.n_iters == table["n_iters"].sum()
+    assert np.all(table["responds"][trained]) and np.all(table["n_moved_genes"][trained] == 5)
+    assert sorted(np.unique(fit.history["state"]).tolist()) == trained.tolist()
+    assert fit.reason in ("converged", "max_iters") and not fit.diverged
+    assert closed.reason == "closed_form" and not closed.history and closed.n_iters == 0
+    # the calls are computed once, in the fit
+    np.testing.assert_array_equal(fit.selected, fit.adj_p_value <= 0.05)
+    np.testing.assert_allclose(fit.displacements.mean, d.mean(0), atol=1e-6)
+    assert np.array_equal(fit.source_states, fit.map.states(x))
+
+
+def test_callback_sees_every_state_and_counts_steps_over_them():
+    x, y, _, ky = _two_types()
+    y[np.ix_(ky, np.arange(10, 15))] += 1.0
+    records = []
+    fit = fit_conditional(
+        x,
+        y,
+        seed=0,
+        config=ConditionalConfig(train=TrainConfig(n_iters=50, eval_every=10, hidden=(8,))),
+        callback=records.append,
+    )
+    steps = [r["step"] for r in records]
+    assert steps == sorted(steps) and steps[-1] == fit.n_iters
+    assert {int(r["state"]) for r in records} == set(fit.map.state_maps)
 
 
 def test_save_load_and_array_round_trip(tmp_path):

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
+    from ..core import ConditionalConfig
+
 __all__ = ["run_fit"]
 
 HIGHLY_VARIABLE = "highly_variable"
@@ -103,6 +105,20 @@ def _progress_lines(enabled: bool) -> Callable[[], None]:
     return stop
 
 
+def _conditional_config(args: argparse.Namespace) -> ConditionalConfig | None:
+    """The conditional map's settings from the command line, or ``None`` when none is given."""
+    from ..core import ConditionalConfig
+
+    given = {
+        "n_states": args.n_states,
+        "n_pcs": args.n_pcs,
+        "spread": False if args.no_spread else None,
+        "empirical_bayes": False if args.no_empirical_bayes else None,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    return ConditionalConfig(**given) if given else None
+
+
 def run_fit(args: argparse.Namespace) -> int:
     """``scsparseot fit``: fit, write the results and print their summary; returns the exit status."""
     from .. import get, tl
@@ -134,6 +150,7 @@ def run_fit(args: argparse.Namespace) -> int:
             n_runs=args.n_runs,
             n_iters=args.n_iters,
             batch_size=args.batch_size,
+            config=_conditional_config(args),
             device=args.device,
             seed=args.seed,
             executor=executor,

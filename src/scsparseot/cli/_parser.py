@@ -52,9 +52,9 @@ def _share(text: str) -> float:
 def _fdr(text: str) -> float | None:
     if text.lower() == "none":
         return None
-    value = _number(text, "a rate in (0, 1] or 'none'")
-    if not 0 < value <= 1:
-        msg = f"expected a rate in (0, 1] or 'none', got {text!r}"
+    value = _number(text, "a rate in (0, 1) or 'none'")
+    if not 0 < value < 1:
+        msg = f"expected a rate in (0, 1) or 'none', got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -164,16 +164,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="false discovery rate of the gene calls, or 'none' to skip the null fits",
     )
     calls.add_argument(
-        "--n-null", type=_int(1), default=3, help="control-vs-control null maps per drug, used with --fdr"
+        "--n-null",
+        type=_int(1),
+        default=3,
+        help="control-vs-control null maps per drug, used with --fdr (not by the conditional map, which tests genes itself)",
     )
     calls.add_argument(
         "--min-support",
         type=_share,
         default=0.1,
-        help="a selected gene moves in at least this share of control cells",
+        help="without p-values, a selected gene moves in at least this share of control cells (not the conditional map)",
     )
     calls.add_argument(
-        "--n-runs", type=_int(0), default=0, help="stability refits on 80%% subsamples per drug"
+        "--n-runs", type=_int(0), default=0, help="stability refits on 80%% subsamples per drug (sparse_icnn)"
+    )
+    states = fit.add_argument_group(
+        "states of the conditional map",
+        "settings of scsparseot.core.ConditionalConfig (--method conditional only)",
+    )
+    states.add_argument("--n-states", type=_int(1), help="largest number of cell states (default 6)")
+    states.add_argument(
+        "--n-pcs", type=_int(1), help="principal components of the state embedding (default 20)"
+    )
+    states.add_argument(
+        "--no-spread", action="store_true", help="do not test or move genes for a change of spread alone"
+    )
+    states.add_argument(
+        "--no-empirical-bayes",
+        action="store_true",
+        help="move only the selected genes in responding states (no empirical-Bayes additions)",
     )
     run = fit.add_argument_group("training and resources")
     run.add_argument(

@@ -3,14 +3,15 @@
 from ._cell_profile import CellProfile
 from ._cell_sources import DenseCells, LazyCells, SparseCells, as_cells
 from ._device import named_seed, resolve_device
-from .annealing import AnnealConfig, anneal_lambda, constrain_dimension
+from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, searches_lambda
 from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores, null_split_sizes
 from .cells import CellData
-from .conditional import ConditionalConfig, ConditionalFit, ConditionalMap, fit_conditional
+from .conditional import ConditionalFit, ConditionalMap, fit_conditional
+from .conditional_config import ConditionalConfig
 from .fit import fit_map
 from .icnn import ICNN
 from .map import SparseOTMap
-from .maps import map_from_arrays
+from .map_arrays import map_from_arrays
 from .metrics import (
     displacement_dim,
     precision_at_k,
@@ -26,10 +27,11 @@ from .responders import (
     responder_fraction_se,
     target_response,
 )
+from .result import FitResult, MapFit
 from .stability import select_by_support, selection_frequency
 from .stopping import ConvergenceMonitor
 from .summary import DisplacementSummary, summarise_displacements
-from .trainer import FitResult, TrainConfig, Trainer, default_support_tol
+from .trainer import TrainConfig, Trainer, default_support_tol
 
 __all__ = [
     "ICNN",
@@ -47,6 +49,7 @@ __all__ = [
     "FitResult",
     "KOverlap",
     "LazyCells",
+    "MapFit",
     "Penalty",
     "SmoothedL0",
     "SparseCells",
@@ -75,6 +78,7 @@ __all__ = [
     "responder_fraction",
     "responder_fraction_interval",
     "responder_fraction_se",
+    "searches_lambda",
     "select_by_support",
     "selection_frequency",
     "sliced_wasserstein",

@@ -40,6 +40,7 @@ __all__ = [
     "constrain_dimension",
     "move_range",
     "n_moves",
+    "searches_lambda",
 ]
 
 MOVE_KEYS = ("step", "lam", "eval", "dim", "err", "accepted", "temperature")
@@ -143,6 +144,17 @@ class AnnealConfig:
     def to_dict(self) -> dict[str, float | int]:
         """Plain dict (for ``uns`` and JSON)."""
         return dict(vars(self))
+
+
+def searches_lambda(lam: float | str, max_genes: float | None) -> bool:
+    """Whether a fit searches λ (``lam="auto"``: :func:`anneal_lambda`; a ``max_genes`` limit: :func:`constrain_dimension`).
+
+    Examples
+    --------
+    >>> searches_lambda("auto", None), searches_lambda(1.0, 20), searches_lambda(1.0, None)
+    (True, True, False)
+    """
+    return lam == "auto" or max_genes is not None
 
 
 def n_moves(config: AnnealConfig) -> int:

@@ -50,153 +50,75 @@ context is the cell's state).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
-from .._checks import check_int
-from ._conditional_stats import _embed_and_cluster, _two_groups, _two_sided, _welch
+from ._conditional_stats import StateTests, cochran_q, find_states, global_tests
 from ._rows import check_cells
 from ._scale import floored_sd
+from ._state_maps import (
+    ClosedForm,
+    StateTraining,
+    closed_form,
+    state_histories,
+    state_responders,
+    train_states,
+)
 from .calibration import benjamini_hochberg
-from .conditional_map import ConditionalMap, _closed_form
-from .fit import finish
-from .responders import responder_fraction, responder_fraction_se
-from .trainer import TrainConfig, Trainer
+from .conditional_config import STATE_LAM, ConditionalConfig
+from .conditional_map import ConditionalMap
+from .result import MapFit
+from .summary import summarise_displacements
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditional"]
 
-#: trainer settings of each state's map: small networks (a state moves a few dozen genes at most), a
-#: small learning rate (training refines the closed-form start), and no weight decay on the dual
-#: potential: the state's genes are already selected, so ``f`` cannot lead ``g`` into unselected
-#: genes, and decay would pull ``f`` away from the start's conjugate
-STATE_TRAIN = TrainConfig(
-    hidden=(32, 32), n_iters=500, min_iters=100, eval_every=25, lr=3e-4, f_lr_scale=1.0, f_weight_decay=0.0
+#: the columns of :attr:`ConditionalFit.states`
+STATE_COLUMNS = (
+    "state",
+    "n_source",
+    "n_target",
+    "tested",
+    "responds",
+    "n_moved_genes",
+    "trained",
+    "n_iters",
+    "converged",
+    "diverged",
 )
-#: penalty strength λ of each state's map
-STATE_LAM = 0.5
-#: the empirical-Bayes step needs this many genes to estimate its two-group model ...
-EB_MIN_GENES = 200
-#: ... and adds a gene when its posterior probability of responding is at least this
-EB_MIN_POSTERIOR = 0.9
-#: weights of a gene's three tests in its weighted-Bonferroni p-value: the global mean shift, the best
-#: state's shift (Bonferroni over the states) and the spread. Most goes to the global test, the test
-#: that a shift of every cell or of a share of them needs (so such a gene is ranked almost as surely
-#: as by a t-test alone); a one-type shift is large within its state and a change of spread is large
-#: in the spread test, so their tests find them at a smaller share of the level
-TEST_WEIGHTS = (0.7, 0.15, 0.15)
 
 
 @dataclass(frozen=True)
-class ConditionalConfig:
-    """Settings of :func:`fit_conditional`.
+class ConditionalFit(MapFit):
+    """Outcome of :func:`fit_conditional`: a :class:`~scsparseot.core.MapFit` with the states.
 
-    Parameters
-    ----------
-    n_states
-        Largest number of cell states (Ward clusters); fewer when there are fewer than 100 cells
-        per state.
-    n_pcs
-        Principal components of the state embedding.
-    heterogeneity
-        Level of Cochran's Q test under which a selected gene moves only in the states where its
-        own shift is significant.
-    n_knots
-        Quantile knots (at levels 0.1 … 0.9) of each state's one-dimensional map.
-    min_cells
-        Fewest source and target cells a state needs to be tested and moved.
-    empirical_bayes
-        Also move, in responding states, genes that an empirical-Bayes two-group model of the
-        state's z-values finds likely to respond (by their shrunken shift).
-    max_cluster_cells
-        At most this many cells (a seeded subsample) are clustered; the others join the nearest
-        centroid.
-    spread
-        Also test each gene for a change of spread (Brown–Forsythe: a Welch test of the absolute
-        deviations from each group's median) and combine it with the mean tests. Genes called for
-        their spread move in every state, along the direction in which the state's second moments
-        grow most.
-    weights
-        Weights ``(global, state, spread)`` of a gene's tests in its weighted-Bonferroni p-value
-        ``min(1, p_global / w_global, K·p_best_state / w_state, p_spread / w_spread)`` (``K`` tested
-        states); non-negative, summing to 1, the global weight positive. Without ``spread`` its
-        weight goes to the mean tests in proportion.
-    """
-
-    n_states: int = 6
-    n_pcs: int = 20
-    heterogeneity: float = 0.01
-    n_knots: int = 5
-    min_cells: int = 5
-    empirical_bayes: bool = True
-    max_cluster_cells: int = 5000
-    spread: bool = True
-    weights: tuple[float, float, float] = TEST_WEIGHTS
-
-    def __post_init__(self) -> None:
-        ints = {"n_states": 1, "n_pcs": 1, "n_knots": 2, "min_cells": 2, "max_cluster_cells": 10}
-        for name, low in ints.items():
-            check_int(f"ConditionalConfig.{name}", getattr(self, name), low)
-        if not 0 < self.heterogeneity < 1:
-            msg = f"ConditionalConfig.heterogeneity must be in (0, 1), got {self.heterogeneity!r}."
-            raise ValueError(msg)
-        w = np.asarray(self.weights, dtype=np.float64)
-        if (
-            w.shape != (3,)
-            or not np.all(np.isfinite(w))
-            or w.min() < 0
-            or w[0] <= 0
-            or abs(w.sum() - 1) > 1e-9
-        ):
-            msg = (
-                "ConditionalConfig.weights must be three non-negative weights (global, state, spread) "
-                f"summing to 1 with a positive global weight, got {self.weights!r}."
-            )
-            raise ValueError(msg)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (for ``uns`` and JSON)."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ConditionalFit:
-    """Outcome of :func:`fit_conditional`.
+    Beside :class:`~scsparseot.core.MapFit`'s fields (``map`` is the :class:`ConditionalMap`;
+    ``p_value``, ``adj_p_value`` and ``selected`` are the map's own tests and their
+    Benjamini–Hochberg selection; ``source_states`` and ``target_states`` the state of every cell;
+    ``responder_fraction`` the share of target cells that respond: in each state that moves, the
+    mixture proportion of responders among its target cells in the genes it moves
+    (:func:`~scsparseot.core.responder_fraction`), weighted by the state's target cells, and
+    ``responder_fraction_se`` the states' half-sampling errors, weighted alike and combined as
+    independent; ``n_iters``, ``converged``, ``diverged`` and ``reason`` over the trained states):
 
     Attributes
     ----------
-    map
-        The fitted :class:`ConditionalMap`.
-    p_value, adj_p_value
-        Per-gene p-value of a shift anywhere (globally or in a state) and its Benjamini–Hochberg
-        adjustment; ``adj_p_value ≤ fdr`` selects the gene.
     heterogeneous
         Selected genes whose shift differs between states (they move in some states only).
-    source_states, target_states
-        State of each source and target cell.
-    responder_fraction
-        Estimated share of target cells that respond: in each state that moves, the mixture
-        proportion of responders among its target cells in the genes it moves
-        (:func:`~scsparseot.core.responder_fraction`), weighted by the state's target cells.
-    responder_fraction_se
-        Its standard error: the states' half-sampling errors, weighted alike and combined as
-        independent.
-    seconds
-        Wall-clock time of the fit.
+    states
+        One entry per state, columns :data:`STATE_COLUMNS` (cells on each side, whether it was
+        tested, responds and trained, its moved genes and its training's iterations and end).
+    n_tested_states
+        States with enough cells on both sides to be tested.
     """
 
-    map: ConditionalMap
-    p_value: np.ndarray
-    adj_p_value: np.ndarray
-    heterogeneous: np.ndarray
-    source_states: np.ndarray
-    target_states: np.ndarray
-    responder_fraction: float = 0.0
-    responder_fraction_se: float = 0.0
-    seconds: float = 0.0
-    info: dict[str, Any] = field(default_factory=dict)
+    heterogeneous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    states: dict[str, np.ndarray] = field(default_factory=dict)
+    n_tested_states: int = 0
 
 
 def fit_conditional(
@@ -209,10 +131,10 @@ def fit_conditional(
     train: bool = True,
     penalty: Any = "stvs",
     lam: float = STATE_LAM,
-    train_config: TrainConfig | None = None,
     device: str = "cpu",
     seed: int = 0,
     genes: list[str] | None = None,
+    callback: Callable[[dict[str, float]], None] | None = None,
 ) -> ConditionalFit:
     """Fit a state-conditional sparse OT map from ``x`` (source cells) to ``y`` (target cells).
 
@@ -222,18 +144,16 @@ def fit_conditional(
         Source and target cells, ``(n, d)`` and ``(m, d)``, in data units (e.g. log-normalised
         expression); dense arrays or scipy sparse matrices (densified).
     fdr
-        Benjamini–Hochberg level of the gene selection.
+        Benjamini–Hochberg level of the gene selection, in (0, 1).
     config
-        :class:`ConditionalConfig`.
+        :class:`ConditionalConfig` (states, tests, the state networks' :class:`~scsparseot.core.TrainConfig`).
     support_tol
         Per-gene tolerance in data units (default 0.1 × the gene's standard deviation in ``x``).
     train
-        Train each moving state's map; ``False`` (or ``train_config.n_iters == 0``) keeps the
+        Train each moving state's map; ``False`` (or ``config.train.n_iters == 0``) keeps the
         closed form.
     penalty, lam
         Sparsity penalty and its strength λ of the state maps.
-    train_config
-        :class:`~scsparseot.core.TrainConfig` of the state maps (default ``scsparseot.core.conditional.STATE_TRAIN``).
     device
         Device of the state maps' training (``"cpu"``, ``"cuda"``; ``"auto"`` picks CUDA when
         available).
@@ -241,11 +161,15 @@ def fit_conditional(
         Seed of the embedding's subsample and PCA (and, offset by the state, of each state map).
     genes
         Gene names stored with the map.
+    callback
+        Called with every logged training record (``step`` counted over the states, ``state``,
+        ``lam``, ``dim``, ``err``, ...), e.g. to drive a progress bar.
 
     Returns
     -------
     ConditionalFit
-        The map, per-gene p-values and selection, and the state of every cell.
+        The map, per-gene p-values and selection, the state of every cell, the displacements of the
+        source cells and how each state's training went.
 
     Examples
     --------
@@ -259,7 +183,7 @@ def fit_conditional(
     >>> x, y = cells(400), cells(400)
     >>> y[:200, 10] += 1.5  # the drug moves gene 10 in the first type only
     >>> fit = fit_conditional(x, y)
-    >>> np.flatnonzero(fit.adj_p_value <= 0.05).tolist()
+    >>> np.flatnonzero(fit.selected).tolist()
     [10]
     >>> d = fit.map.displacement(x)
     >>> bool(abs(d[:200, 10].mean()) > 1.0 and np.all(d[200:, 10] == 0))
@@ -270,217 +194,121 @@ def fit_conditional(
     if not 0 < fdr < 1:
         msg = f"fdr must be in (0, 1), got {fdr!r}."
         raise ValueError(msg)
+    x, y = _check_pair(x, y)
+    d = x.shape[1]
+    mean, sd = x.mean(0, dtype=np.float64), floored_sd(x.std(0, dtype=np.float64))
+    zx, zy = _standardise(x, mean, sd), _standardise(y, mean, sd)
+    tests = global_tests(zx, zy, spread=config.spread)
+    n_states = int(max(1, min(config.n_states, (x.shape[0] + y.shape[0]) // 100)))
+    states = find_states(x, y, zx, zy, tests, config=config, n_states=n_states, fdr=fdr, seed=seed)
+    heterogeneous = states.selected & (cochran_q(states) <= config.heterogeneity)
+    # genes called for a change of spread, whose mean shifts alone would not be called, move in every state
+    spread = (
+        states.selected & (benjamini_hochberg(states.p_mean) > fdr)
+        if config.spread
+        else np.zeros(d, dtype=bool)
+    )
+    form = closed_form(
+        zx, zy, states, tests, heterogeneous=heterogeneous, spread=spread, config=config, fdr=fdr
+    )
+    share, share_se = state_responders(zx, zy, states, form, min_cells=config.min_cells, seed=seed)
+    tol = 0.1 * sd if support_tol is None else np.broadcast_to(np.asarray(support_tol, np.float64), (d,))
+    trained = []
+    if train and config.train.n_iters > 0:
+        trained = train_states(
+            zx,
+            zy,
+            states,
+            form,
+            support_tol=tol / sd,
+            config=config,
+            penalty=penalty,
+            lam=lam,
+            device=device,
+            seed=seed,
+            callback=callback,
+        )
+    cmap = ConditionalMap(
+        mean=mean,
+        sd=sd,
+        pca_mean=states.pca_mean,
+        pca_components=states.components,
+        centroids=states.centroids,
+        direction=form.direction,
+        knots=form.knots,
+        steps=form.steps,
+        offset=form.offset,
+        extra=form.extra,
+        support_tol=tol,
+        genes=genes,
+        state_maps={t.state: (t.genes, t.map) for t in trained},
+    )
+    seconds = time.perf_counter() - t0
+    return ConditionalFit(
+        map=cmap,
+        lam=float(lam),
+        seconds=seconds,
+        **_training_outcome(trained),
+        history=state_histories(trained),
+        displacements=summarise_displacements(x, cmap.displacement(x), tol, y=y),
+        p_value=states.p_value,
+        adj_p_value=states.adj_p_value,
+        selected=states.selected,
+        null_design="tests",
+        responder_fraction=share,
+        responder_fraction_se=share_se,
+        source_states=states.source_states,
+        target_states=states.target_states,
+        heterogeneous=heterogeneous,
+        states=_state_table(states, form, trained),
+        n_tested_states=len(states.tested),
+    )
+
+
+def _check_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Source and target cells as finite 2-D arrays (sparse input densified) with the same genes."""
     # the trainer's input check: finite 2-D cells × genes, at least 2 cells and 1 gene
     x = check_cells("source data", x.toarray() if hasattr(x, "toarray") else x)
     y = check_cells("target data", y.toarray() if hasattr(y, "toarray") else y)
     if x.shape[1] != y.shape[1]:
         msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
         raise ValueError(msg)
-    n_x, d = x.shape
-    mean, sd = x.mean(0, dtype=np.float64), floored_sd(x.std(0, dtype=np.float64))
-    zx, zy = ((x - mean) / sd).astype(np.float32), ((y - mean) / sd).astype(np.float32)
-    b_all, se_all, df_all = _welch(zx, zy)
-    p_all = _two_sided(b_all / se_all, df_all)
-    if config.spread:
-        # Brown–Forsythe: a Welch test of the absolute deviations from each group's median
-        g_spread, se_spread, df_spread = _welch(np.abs(zx - np.median(zx, 0)), np.abs(zy - np.median(zy, 0)))
-        p_spread = _two_sided(g_spread / se_spread, df_spread)
-    n_states = int(max(1, min(config.n_states, (n_x + y.shape[0]) // 100)))
-
-    # two passes: the second embeds the cells without the genes the first found responding
-    keep = np.ones(d, dtype=bool)
-    for _ in range(2):
-        lx, ly, pca_mean, components, centroids = _embed_and_cluster(x, y, keep, config, n_states, seed)
-        tested = [c for c in range(n_states) if min((lx == c).sum(), (ly == c).sum()) >= config.min_cells]
-        shifts, ses, dfs = np.zeros((n_states, d)), np.ones((n_states, d)), np.ones((n_states, d))
-        for c in tested:
-            shifts[c], ses[c], dfs[c] = _welch(zx[lx == c], zy[ly == c])
-        p_state = _two_sided(shifts / ses, dfs)
-        k = max(len(tested), 1)
-        p_best = p_state[tested].min(0) if tested else np.ones(d)
-        p_mean = _weighted_bonferroni((p_all, k * p_best), config.weights[:2])
-        p_value = (
-            _weighted_bonferroni((p_all, k * p_best, p_spread), config.weights) if config.spread else p_mean
-        )
-        adj = benjamini_hochberg(p_value)
-        selected = adj <= fdr
-        if selected.all() or not selected.any():
-            break
-        keep = ~selected
-    if len(tested) > 1:
-        w = 1.0 / ses[tested] ** 2
-        bt = shifts[tested]
-        pooled_b = (w * bt).sum(0) / w.sum(0)
-        q_stat = (w * (bt - pooled_b) ** 2).sum(0)
-        p_het = stats.chi2.sf(q_stat, len(tested) - 1)
-    else:
-        p_het = np.ones(d)
-    heterogeneous = selected & (p_het <= config.heterogeneity)
-    # genes called for a change of spread, whose mean shifts alone would not be called, move in every state
-    spread = selected & (benjamini_hochberg(p_mean) > fdr) if config.spread else np.zeros(d, dtype=bool)
-
-    # per state: the shift it moves by, its direction and its one-dimensional map
-    direction = np.zeros((n_states, d))
-    extra = np.zeros((n_states, d))
-    knots = np.tile(np.linspace(-1.0, 1.0, config.n_knots), (n_states, 1))
-    steps = np.zeros((n_states, config.n_knots))
-    offset = np.zeros(n_states)
-    levels = np.linspace(0.1, 0.9, config.n_knots)
-    for c in range(n_states):
-        rx, ry = lx == c, ly == c
-        # a state responds in its heterogeneous genes when their shifts there are jointly significant
-        # (χ² of their t statistics, Bonferroni over states); then each moves where its own shift is
-        responds = c in tested and (
-            stats.chi2.sf(np.sum((shifts[c] / ses[c])[heterogeneous] ** 2), max(int(heterogeneous.sum()), 1))
-            <= fdr / k
-        )
-        if responds:
-            local = np.where(p_state[c] <= fdr / k, shifts[c], 0.0)
-            b = np.where(heterogeneous, local, np.where(selected, b_all, 0.0))
-        else:
-            b = np.where(heterogeneous, 0.0, np.where(selected, b_all, 0.0))
-        if config.empirical_bayes and d >= EB_MIN_GENES and responds and np.any(heterogeneous & (b != 0)):
-            post, shrink = _two_groups(shifts[c] / ses[c])
-            add = (post >= EB_MIN_POSTERIOR) & (b == 0)
-            extra[c, add] = post[add] * shrink * shifts[c, add]
-        moved = (b != 0) | spread
-        if not moved.any() or rx.sum() < 2:
-            continue
-        if spread.any() and ry.sum() >= config.min_cells:
-            # the direction in which the state's second moments grow most (a mean shift b gives b/‖b‖)
-            cols = np.flatnonzero(moved)
-            ax, ay = zx[rx][:, cols] - zx[rx][:, cols].mean(0), zy[ry][:, cols] - zx[rx][:, cols].mean(0)
-            _, vecs = np.linalg.eigh(ay.T @ ay / len(ay) - ax.T @ ax / len(ax))
-            u = np.zeros(d)
-            u[cols] = vecs[:, -1] if vecs[:, -1] @ b[cols] >= 0 else -vecs[:, -1]
-            shift = float(u @ b)
-            extra[c] += b - shift * u  # the part of the mean shift off the direction
-        else:
-            shift = float(np.linalg.norm(b))
-            u = b / shift
-        direction[c] = u
-        sx = zx[rx] @ u
-        offset[c] = shift
-        if ry.sum() >= config.min_cells:
-            sy = zy[ry] @ u
-            qx, qy = np.quantile(sx, levels), np.quantile(sy, levels)
-            if np.all(np.diff(qx) > 0):
-                knots[c], steps[c] = qx, qy - qx
-                offset[c] = shift - float(np.interp(sx, qx, qy - qx).mean())
-    # each state's moved genes; its responders are estimated there, its network trained on them
-    moved_cols = [np.flatnonzero((direction[c] != 0) | (extra[c] != 0)) for c in range(n_states)]
-    share = share_var = 0.0
-    for c, genes_c in enumerate(moved_cols):
-        rx, ry = lx == c, ly == c
-        if genes_c.size and min(rx.sum(), ry.sum()) >= config.min_cells:
-            rho, se = _state_responders(zx[rx], zy[ry], genes_c, direction[c], seed)
-            share += ry.sum() * rho
-            share_var += (ry.sum() * se) ** 2 if np.isfinite(se) else 0.0
-    tol = 0.1 * sd if support_tol is None else np.broadcast_to(np.asarray(support_tol, np.float64), (d,))
-    state_maps, trained = {}, []
-    train_config = train_config or STATE_TRAIN
-    if train and train_config.n_iters > 0:
-        for c, cols in enumerate(moved_cols):
-            rx, ry = lx == c, ly == c
-            if not cols.size or min(rx.sum(), ry.sum()) < max(config.min_cells, 2):
-                continue
-            rows = np.flatnonzero(rx)
-            start = (
-                zx[np.ix_(rows, cols)]
-                + _closed_form(zx[rows], direction[c], knots[c], steps[c], offset[c], extra[c])[:, cols]
-            )
-            trainer = Trainer(
-                zx[np.ix_(rows, cols)],
-                zy[ly == c][:, cols],
-                penalty=penalty,
-                lam=float(lam),
-                config=train_config,
-                support_tol=tol[cols] / sd[cols],
-                seed=seed + c,
-                device=device,
-            )
-            t_state = time.perf_counter()
-            trainer.start_from(start)
-            res = finish(
-                trainer, trainer.train(trainer.config.n_iters), seconds=time.perf_counter() - t_state
-            )
-            state_maps[c] = (cols, res.map.to("cpu"))
-            trained.append(
-                {
-                    "state": c,
-                    "genes": int(cols.size),
-                    "n_iters": res.n_iters,
-                    "converged": res.converged,
-                    "diverged": res.diverged,
-                    "seconds": res.seconds,
-                }
-            )
-    cmap = ConditionalMap(
-        mean=mean,
-        sd=sd,
-        pca_mean=pca_mean,
-        pca_components=components,
-        centroids=centroids,
-        direction=direction,
-        knots=knots,
-        steps=steps,
-        offset=offset,
-        extra=extra,
-        support_tol=tol,
-        genes=genes,
-        state_maps=state_maps,
-    )
-    return ConditionalFit(
-        map=cmap,
-        p_value=p_value,
-        adj_p_value=adj,
-        heterogeneous=heterogeneous,
-        source_states=lx,
-        target_states=ly,
-        responder_fraction=float(share / max(len(ly), 1)),
-        responder_fraction_se=float(np.sqrt(share_var) / max(len(ly), 1)),
-        seconds=time.perf_counter() - t0,
-        info={"n_states": n_states, "tested_states": len(tested), "trained_states": trained},
-    )
+    return x, y
 
 
-def _weighted_bonferroni(p_values: tuple[np.ndarray, ...], weights: tuple[float, ...]) -> np.ndarray:
-    """``min(1, min_i p_i / w_i)`` with the weights rescaled to sum 1 (a weight of 0 drops its test).
-
-    Valid by the union bound: ``P(min_i p_i / w_i ≤ α) ≤ Σ_i w_i α = α`` under the null, whatever the
-    dependence between the tests, so Benjamini–Hochberg on it keeps the guarantee it has on any valid
-    p-values.
-
-    Examples
-    --------
-    >>> _weighted_bonferroni((np.array([0.01, 0.2]), np.array([0.5, 0.05])), (0.5, 0.5)).tolist()
-    [0.02, 0.1]
-    """
-    w = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
-    out = np.ones_like(np.asarray(p_values[0], dtype=np.float64))
-    for p, wi in zip(p_values, w, strict=True):
-        if wi > 0:
-            out = np.minimum(out, np.asarray(p, dtype=np.float64) / wi)
-    return np.minimum(out, 1.0)
+def _standardise(a: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Z-scores of ``a`` in the source cells' units (float32)."""
+    return ((a - mean) / sd).astype(np.float32)
 
 
-def _state_responders(
-    zx: np.ndarray, zy: np.ndarray, cols: np.ndarray, direction: np.ndarray, seed: int
-) -> tuple[float, float]:
-    """A state's responder share and its standard error, the larger of two estimates.
+def _training_outcome(trained: list[StateTraining]) -> dict[str, Any]:
+    """``n_iters``, ``converged``, ``diverged`` and ``reason`` over the trained states (``"closed_form"`` without)."""
+    if not trained:
+        return {"n_iters": 0, "converged": True, "diverged": False, "reason": "closed_form"}
+    converged = all(t.fit.converged for t in trained)
+    diverged = any(t.fit.diverged for t in trained)
+    return {
+        "n_iters": sum(t.fit.n_iters for t in trained),
+        "converged": converged,
+        "diverged": diverged,
+        "reason": "diverged" if diverged else ("converged" if converged else "max_iters"),
+    }
 
-    One estimate looks at the state's moved genes, the other along its response direction, where
-    the response stands out most: a shift or a two-state split of 20 genes by 0.4–1.2 SD each
-    separates responders by about 3.6 SD there but by 0.8 SD per gene, which nearest neighbours in
-    20 dimensions blur (they counted 0.8 of responding cells where all responded). Genes that change
-    spread each in their own cells have no common direction; the moved genes see them. Both
-    estimates are near 0 without responders and run low where responders overlap control cells: a
-    mixture proportion is identifiable only up to the part of the treated cells that no control
-    cell resembles (with every gene's spread widened by 0.4–1.2 SD, 0.72–0.85 where all moved).
-    """
-    pairs = [(zx[:, cols], zy[:, cols])]
-    if np.any(direction):
-        pairs.append(((zx @ direction)[:, None], (zy @ direction)[:, None]))
-    estimates = [responder_fraction(a, b, seed=seed) for a, b in pairs]
-    best = int(np.argmax(estimates))  # the first of equal estimates, as max() picked
-    return estimates[best], responder_fraction_se(*pairs[best], seed=seed)
+
+def _state_table(states: StateTests, form: ClosedForm, trained: list[StateTraining]) -> dict[str, np.ndarray]:
+    """One entry per state: :data:`STATE_COLUMNS`."""
+    n = states.n_states
+    by_state = {t.state: t.fit for t in trained}
+    fits = [by_state.get(c) for c in range(n)]
+    return {
+        "state": np.arange(n),
+        "n_source": np.bincount(states.source_states, minlength=n),
+        "n_target": np.bincount(states.target_states, minlength=n),
+        "tested": np.isin(np.arange(n), states.tested),
+        "responds": form.responds.copy(),
+        "n_moved_genes": np.array([form.moved_genes(c).size for c in range(n)]),
+        "trained": np.array([f is not None for f in fits]),
+        "n_iters": np.array([0 if f is None else f.n_iters for f in fits]),
+        "converged": np.array([f is None or f.converged for f in fits]),
+        "diverged": np.array([f is not None and f.diverged for f in fits]),
+    }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._npz import read_npz, write_npz
+from ._state_geometry import embed, nearest, state_move
 from .map import SparseOTMap
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ class ConditionalMap:
 
     def states(self, x: np.ndarray) -> np.ndarray:
         """State of each cell of ``x`` (index of the nearest centroid in the embedding)."""
-        return _nearest(_embed(self._check(x), self.pca_mean, self.pca_components), self.centroids)
+        return nearest(embed(self._check(x), self.pca_mean, self.pca_components), self.centroids)
 
     def displacement(self, x: np.ndarray, *, sparsify: bool = False, trained: bool = True) -> np.ndarray:
         """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move.
@@ -149,7 +150,7 @@ class ConditionalMap:
                 cols, state_map = self.state_maps[c]
                 out[np.ix_(rows, cols)] = state_map.displacement(z[np.ix_(rows, cols)])
                 continue
-            out[rows] = _closed_form(
+            out[rows] = state_move(
                 z[rows], self.direction[c], self.knots[c], self.steps[c], self.offset[c], self.extra[c]
             )
         out *= self.sd
@@ -228,27 +229,3 @@ class ConditionalMap:
             f"ConditionalMap(n_genes={self.n_genes}, n_states={self.n_states}, "
             f"moved genes={int(self.moved_genes.sum())}, trained states={len(self.state_maps)})"
         )
-
-
-def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre of each point."""
-    return ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1).argmin(1)
-
-
-def _closed_form(
-    z: np.ndarray, u: np.ndarray, knots: np.ndarray, steps: np.ndarray, offset: float, extra: np.ndarray
-) -> np.ndarray:
-    """Closed-form displacement of one state's cells ``z`` (z-scores): the move along ``u`` plus ``extra``."""
-    out = np.broadcast_to(extra, z.shape).astype(np.float32)
-    if np.any(u):
-        move = np.interp(z @ u, knots, steps) + offset
-        out = out + move[:, None].astype(np.float32) * u[None, :]
-    return out
-
-
-def _embed(a: np.ndarray, mean: np.ndarray, components: np.ndarray, block: int = 8192) -> np.ndarray:
-    """``(a − mean) @ components.T`` block by block (no full-size temporary)."""
-    out = np.empty((a.shape[0], components.shape[0]), dtype=np.float32)
-    for start in range(0, a.shape[0], block):
-        out[start : start + block] = (a[start : start + block] - mean) @ components.T
-    return out

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, n_moves
-from .trainer import FitResult, TrainConfig, Trainer
+from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, n_moves, searches_lambda
+from .result import FitResult
+from .trainer import TrainConfig, Trainer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -97,7 +98,7 @@ def fit_map(
     0
     """
     t0 = time.perf_counter()
-    search = lam == "auto" or max_genes is not None
+    search = searches_lambda(lam, max_genes)
     lam0 = 1.0 if lam == "auto" else lam
     config = config or TrainConfig()
     if search:

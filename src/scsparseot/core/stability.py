@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .cells import CellData
-    from .trainer import FitResult
+    from .result import FitResult
 
 __all__ = ["select_by_support", "selection_frequency"]
 

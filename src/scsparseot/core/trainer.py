@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,55 +47,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FitResult", "TrainConfig", "Trainer", "default_support_tol"]
+__all__ = ["TrainConfig", "Trainer", "default_support_tol"]
 
 HISTORY_KEYS = ("step", "lam", "loss_g", "loss_f", "dim", "err", "spa", "lr")
-
-
-@dataclass(frozen=True)
-class FitResult:
-    """Outcome of one fit.
-
-    Attributes
-    ----------
-    map
-        The fitted :class:`~scsparseot.core.SparseOTMap`.
-    lam
-        Final penalty strength λ.
-    history
-        One array per quantity (``step, lam, loss_g, loss_f, dim, err, spa, lr``), one entry per evaluation.
-    moves
-        λ moves of an automatic search (``step, lam, eval, dim, err, accepted, temperature``); empty
-        arrays for a fixed λ.
-    n_iters
-        Outer iterations run.
-    converged, diverged
-        Whether the convergence rule stopped the fit; whether it ended on non-finite values.
-    reason
-        Why training stopped: ``"converged"``, ``"max_iters"``, ``"diverged"`` or a search's reason.
-    seconds
-        Wall-clock time of the fit.
-    """
-
-    map: SparseOTMap
-    lam: float
-    history: dict[str, np.ndarray]
-    moves: dict[str, np.ndarray] = field(default_factory=dict)
-    n_iters: int = 0
-    converged: bool = False
-    diverged: bool = False
-    reason: str = ""
-    seconds: float = 0.0
-
-    @property
-    def avg_dim(self) -> float:
-        """Average displacement dimension at the last evaluation."""
-        return float(self.history["dim"][-1]) if len(self.history["dim"]) else float("nan")
-
-    @property
-    def err(self) -> float:
-        """Sliced-Wasserstein error at the last evaluation (data units)."""
-        return float(self.history["err"][-1]) if len(self.history["err"]) else float("nan")
 
 
 def default_support_tol(x: np.ndarray | CellData | sparse.spmatrix, fraction: float = 0.1) -> np.ndarray:
@@ -414,13 +367,3 @@ def _check_lam(lam: float) -> float:
         msg = f"lam must be a number >= 0, got {lam!r}."
         raise TypeError(msg)
     return check_number("lam", lam, low=0)
-
-
-def __getattr__(name: str) -> Any:
-    """``fit_map`` and ``finish`` live in :mod:`scsparseot.core.fit`; importing them from here still works."""
-    if name in ("fit_map", "finish"):
-        from . import fit
-
-        return getattr(fit, name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .. import _schema
 from .._docs import doc_adata, doc_key, doc_params
 
@@ -13,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from anndata import AnnData
 
-    from ..core import SparseOTMap
+    from ..core import ConditionalMap, SparseOTMap
 
 __all__ = ["map", "perturbed_genes", "summary", "training_history"]
 
@@ -124,7 +126,10 @@ def summary(adata: AnnData, key: str = "sparse_ot") -> pd.DataFrame:
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def training_history(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> pd.DataFrame:
-    """Training trace, one row per (target, evaluation): ``step, lam, loss_g, loss_f, dim, err, spa, lr``.
+    """Training trace, one row per (target, network, evaluation): ``target, state, step, lam, loss_g, loss_f, dim, err, spa, lr``.
+
+    ``state`` is the cell state whose network was trained (the state-conditional map trains one per
+    moving state, each counting its own steps), ``-1`` for a map with one network for every cell.
 
     Parameters
     ----------
@@ -136,14 +141,20 @@ def training_history(adata: AnnData, key: str = "sparse_ot", target: str | None 
     res = _schema.read_results(adata, key)
     df = res["history"].copy()
     df["target"] = df["target"].astype(str)
+    state = df.pop("state").astype(np.int64) if "state" in df else np.full(len(df), -1, dtype=np.int64)
+    df.insert(1, "state", state)
     if target is not None:
         df = df[df["target"] == _schema.check_target(res, key, target)]
     return df.reset_index(drop=True)
 
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
-def map(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> SparseOTMap:
-    """The fitted map of ``target`` as a :class:`~scsparseot.SparseOTMap` (apply it to new cells).
+def map(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> SparseOTMap | ConditionalMap:
+    """The fitted map of ``target`` (apply it to new cells).
+
+    A :class:`~scsparseot.core.ConditionalMap` for the default (state-conditional) method, a
+    :class:`~scsparseot.SparseOTMap` for ``method="sparse_icnn"``; both have ``transport``,
+    ``displacement`` and ``save``.
 
     Parameters
     ----------

@@ -12,11 +12,11 @@ from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
 from ..get import _access
 from ._utils import (
     DIVERGING,
-    _check_option,
-    _finish,
-    _gene_index,
-    _get_ax,
-    _symmetric_limit,
+    check_option,
+    finish,
+    gene_index,
+    get_ax,
+    symmetric_limit,
 )
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def displacement(
     >>> ax = sso.pl.displacement(adata, target="drug_1", top_n=6, show=False)
     >>> ax = sso.pl.displacement(adata, target="drug_1", top_n=6, kind="violin", show=False)
     """
-    _check_option("kind", kind, _KINDS)
+    check_option("kind", kind, _KINDS)
     target, _rows, delta = _access.displacement(adata, key, target)
     if genes is None:
         if int(top_n) < 1:
@@ -109,16 +109,16 @@ def displacement(
         if not genes:
             msg = "genes is empty; pass None for the target's top_n genes or a list of gene names."
             raise ValueError(msg)
-    idx = _gene_index(adata, genes)
+    idx = gene_index(adata, genes)
     source = get.params(adata, key)["source"]
     values = delta[:, idx].toarray()
     n_cells = values.shape[0]
 
     if kind == "heatmap":
         size = figsize or (max(4.5, 2.2 + 0.3 * len(genes)), 4.5)
-        fig, ax_main = _get_ax(ax, size)
+        fig, ax_main = get_ax(ax, size)
         order = np.argsort(-np.asarray(abs(delta).sum(axis=1)).ravel(), kind="stable")
-        limit = _symmetric_limit(values)
+        limit = symmetric_limit(values)
         image = ax_main.imshow(
             values[order],
             aspect="auto",
@@ -135,7 +135,7 @@ def displacement(
         cbar.set_label("displacement T(x) − x")
     else:
         size = figsize or (max(4.5, 2.0 + 0.38 * len(genes)), 3.8)
-        fig, ax_main = _get_ax(ax, size)
+        fig, ax_main = get_ax(ax, size)
         moved = values != 0
         data = [col[m] if moved_only else col for col, m in zip(values.T, moved.T, strict=True)]
         pos = np.arange(len(genes))
@@ -173,7 +173,7 @@ def displacement(
         which = f"moved {source} cells" if moved_only else f"all {source} cells"
         ax_main.set_title(f"Displacement {source} → {target} ({which})")
         ax_main.spines[["top", "right"]].set_visible(False)
-    return _finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)
+    return finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)
 
 
 def _grey_unselected(

@@ -10,7 +10,7 @@ from matplotlib.ticker import MaxNLocator
 from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot
 from ..get import _access
-from ._utils import _check_option, _finish, _get_ax, _get_grid
+from ._utils import check_option, finish, get_ax, get_grid
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -136,18 +136,18 @@ def gene_overlap(
     ['intersections', 'matrix', 'sets']
     >>> axes = sso.pl.gene_overlap(adata, kind="jaccard", show=False)
     """
-    _check_option("kind", kind, _KINDS)
+    check_option("kind", kind, _KINDS)
     sets = gene_sets(adata, key, targets, selected_only=selected_only, top_n=top_n)
     what = "selected genes" if selected_only else f"top {top_n} genes"
     if kind == "jaccard":
         n = len(sets)
         size = figsize or (max(3.8, 1.0 + 0.75 * n), max(3.0, 0.6 + 0.6 * n))
-        fig, heat = _get_ax(ax, size)
+        fig, heat = get_ax(ax, size)
         _draw_jaccard(fig, heat, sets, what)
         axes = {"heatmap": heat}
     else:
         fig, axes = _draw_upset(ax, figsize, sets, what)
-    return _finish(fig, axes, show=show, return_fig=return_fig, ax_given=ax is not None)
+    return finish(fig, axes, show=show, return_fig=return_fig, ax_given=ax is not None)
 
 
 def _draw_jaccard(fig: Figure, ax: Axes, sets: dict[str, list[str]], what: str) -> None:
@@ -177,7 +177,7 @@ def _draw_upset(
     combos = exclusive_intersections(sets)
     n_cols, n_rows = max(len(combos), 1), len(names)
     size = figsize or (max(5.0, 2.6 + 0.42 * n_cols), max(3.6, 2.6 + 0.38 * n_rows))
-    fig, grid = _get_grid(
+    fig, grid = get_grid(
         ax,
         size,
         2,

@@ -10,7 +10,7 @@ from matplotlib.patches import Patch
 from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
 from ..get import _access
-from ._utils import _finish, _get_ax
+from ._utils import finish, get_ax
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -78,7 +78,7 @@ def response(
     cats = sorted(df[cat].unique(), key=lambda c: (-means.get(c, -np.inf), c))
     height = 0.36
     ax_given = ax is not None
-    fig, ax = _get_ax(ax, figsize or (6.0, 0.8 + 0.42 * max(len(cats), 2)))
+    fig, ax = get_ax(ax, figsize or (6.0, 0.8 + 0.42 * max(len(cats), 2)))
     handles = []
     for offset, side in ((-height / 2, "source"), (height / 2, "target")):
         color = _COLORS[side]
@@ -106,4 +106,4 @@ def response(
     ax.legend(handles=handles, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    return _finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)
+    return finish(fig, ax, show=show, return_fig=return_fig, ax_given=ax_given)

@@ -10,7 +10,7 @@ from matplotlib.colors import TwoSlopeNorm
 from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
 from ..get import _access
-from ._utils import DIVERGING, _finish, _get_grid, _symmetric_limit
+from ._utils import DIVERGING, finish, get_grid, symmetric_limit
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -124,14 +124,14 @@ def support(
     mean = np.array([[table.at[(t, g), "mean_displacement"] for g in genes] for t in targets], dtype=float)
 
     size = figsize or (max(5.0, 3.6 + 0.36 * len(genes)), max(2.8, 1.7 + 0.4 * len(targets)))
-    fig, grid = _get_grid(ax, size, 1, 2, width_ratios=(max(2.0, 0.36 * len(genes)), 1.5))
+    fig, grid = get_grid(ax, size, 1, 2, width_ratios=(max(2.0, 0.36 * len(genes)), 1.5))
     ax_main = fig.add_subplot(grid[0, 0])
     side = grid[0, 1].subgridspec(4, 1, height_ratios=(0.3, 0.3, 0.11, 0.9))
     ax_size = fig.add_subplot(side[0, 0])
     ax_cbar = fig.add_subplot(side[2, 0])
 
     yy, xx = np.meshgrid(np.arange(len(targets)), np.arange(len(genes)), indexing="ij")
-    limit = _symmetric_limit(mean)
+    limit = symmetric_limit(mean)
     dots = ax_main.scatter(
         xx.ravel(),
         yy.ravel(),
@@ -174,4 +174,4 @@ def support(
     cbar = fig.colorbar(dots, cax=ax_cbar, orientation="horizontal")
     cbar.set_label("mean displacement\nT(x) − x", fontsize=9)
     cbar.ax.tick_params(labelsize=8)
-    return _finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)
+    return finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot
 from ..get import _access
-from ._utils import _finish, _get_grid
+from ._utils import finish, get_grid
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,9 +58,19 @@ def _kept(step: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _trace(ax: Axes, step: np.ndarray, values: np.ndarray, keep: np.ndarray) -> None:
+def _trace(
+    ax: Axes,
+    step: np.ndarray,
+    values: np.ndarray,
+    keep: np.ndarray,
+    *,
+    color: str = _LINE,
+    label: str | None = None,
+) -> None:
     """The kept path as a line; rolled-back stretches as thin dashed branches from where they started."""
-    ax.plot(step[keep], values[keep], color=_LINE, linewidth=1.4, marker=".", markersize=4, zorder=2)
+    ax.plot(
+        step[keep], values[keep], color=color, linewidth=1.4, marker=".", markersize=4, zorder=2, label=label
+    )
     dropped = np.flatnonzero(~keep)
     if not dropped.size:
         return
@@ -75,6 +86,22 @@ def _trace(ax: Axes, step: np.ndarray, values: np.ndarray, keep: np.ndarray) -> 
             zorder=1,
             label="rolled back (rejected move)" if k == 0 else None,
         )
+
+
+def _traces(hist: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray, str, str | None]]:
+    """Rows, kept records, colour and label of each network's trace (one per state when there are states)."""
+    if not len(hist):
+        return []
+    state = hist["state"].to_numpy()
+    step = hist["step"].to_numpy(float)
+    if (state < 0).all():  # one network for every cell
+        return [(np.arange(len(hist)), _kept(step), _LINE, None)]
+    colors = plt.get_cmap("tab10").colors
+    out = []
+    for k, c in enumerate(np.unique(state)):
+        rows = np.flatnonzero(state == c)
+        out.append((rows, _kept(step[rows]), colors[k % len(colors)], f"state {c}"))
+    return out
 
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key, doc_plot=doc_plot)
@@ -103,7 +130,8 @@ def training(
 
     Moves are also marked on the λ, dimension and error traces. A rejected move restores the
     networks from before it, so what was logged during that move is drawn as a dashed grey branch
-    off the kept training path.
+    off the kept training path. The state-conditional map trains one network per moving state: each
+    state's trace is drawn in its own colour, over its own steps.
 
     Parameters
     ----------
@@ -134,10 +162,9 @@ def training(
     hist = get.training_history(adata, key, target)
     moves = _access.moves(adata, key, target)
     max_genes = get.params(adata, key).get("max_genes")
-    step = hist["step"].to_numpy(float)
-    keep = _kept(step)
+    traces = _traces(hist)
 
-    fig, grid = _get_grid(ax, figsize or (8.0, 5.6), 2, 2)
+    fig, grid = get_grid(ax, figsize or (8.0, 5.6), 2, 2)
     axes: dict[str, Axes] = {}
     axes["lam"] = fig.add_subplot(grid[0, 0])
     for name, pos in (("dim", (0, 1)), ("err", (1, 0)), ("eval", (1, 1))):
@@ -150,8 +177,15 @@ def training(
     }
     for name, (column, ylabel, title) in spec.items():
         a = axes[name]
-        if len(hist):
-            _trace(a, step, hist[column].to_numpy(float), keep)
+        for rows, keep, color, label in traces:
+            _trace(
+                a,
+                hist["step"].to_numpy(float)[rows],
+                hist[column].to_numpy(float)[rows],
+                keep,
+                color=color,
+                label=label,
+            )
         _mark_moves(a, moves, column)
         a.set_ylabel(ylabel)
         a.set_title(title)
@@ -185,8 +219,17 @@ def training(
         a.set_title("λ search: score of each move")
         a.legend(loc="best", fontsize=8, frameon=False)
     else:
-        if len(hist):
-            _trace(a, step, hist["spa"].to_numpy(float), keep)
+        for rows, keep, color, label in traces:
+            _trace(
+                a,
+                hist["step"].to_numpy(float)[rows],
+                hist["spa"].to_numpy(float)[rows],
+                keep,
+                color=color,
+                label=label,
+            )
+        if traces and traces[0][3]:  # per-state traces: say which is which
+            a.legend(loc="best", fontsize=8, frameon=False)
         a.set_ylabel("mean penalty Spa")
         a.set_title("Sparsity term (fixed λ: no λ search)")
     for name in ("err", "eval"):
@@ -197,7 +240,7 @@ def training(
         for a in axes.values():
             a.text(0.5, 0.5, "no training history", transform=a.transAxes, ha="center", va="center")
     if ax is None:
-        fig.suptitle(f"Training of {target}")
+        fig.suptitle(f"Training of {target}" + (" (one network per moving state)" if traces and traces[0][3] else ""))
     else:
         axes["lam"].set_title(f"{target}: penalty strength λ")
-    return _finish(fig, axes, show=show, return_fig=return_fig, ax_given=ax is not None)
+    return finish(fig, axes, show=show, return_fig=return_fig, ax_given=ax is not None)

@@ -10,7 +10,7 @@ from scipy import sparse
 from .. import get
 from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
 from ..get import _access
-from ._utils import _finish, _gene_index, _get_ax
+from ._utils import finish, gene_index, get_ax
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -155,7 +155,7 @@ def transport(
         matrix, gidx = _access.fitted_data(adata, key)
         if genes is not None:
             genes = [genes] if isinstance(genes, str) else [str(g) for g in genes]
-            chosen = _gene_index(adata, genes)
+            chosen = gene_index(adata, genes)
             outside = [g for g, i in zip(genes, chosen, strict=True) if i not in set(gidx.tolist())]
             if outside or not genes:
                 msg = f"genes must be non-empty and among the fitted genes; not fitted: {outside[:10]}."
@@ -176,7 +176,7 @@ def transport(
     img = src + shift
 
     size = figsize or (6.8, 4.8)
-    fig, ax_main = _get_ax(ax, size)
+    fig, ax_main = get_ax(ax, size)
     ax_main.scatter(tgt[:, 0], tgt[:, 1], s=8, color=_TARGET, label=f"{target} cells", zorder=1, linewidths=0)
     ax_main.scatter(
         src[:, 0], src[:, 1], s=8, color=_SOURCE, label=f"{source} cells x", zorder=2, linewidths=0
@@ -217,4 +217,4 @@ def transport(
         frameon=False,
     )
     ax_main.set_aspect("auto")
-    return _finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)
+    return finish(fig, ax_main, show=show, return_fig=return_fig, ax_given=ax is not None)

@@ -24,7 +24,7 @@ A = TypeVar("A")
 DIVERGING = "RdBu_r"
 
 
-def _get_ax(ax: Axes | None, figsize: tuple[float, float] | None) -> tuple[Figure, Axes]:
+def get_ax(ax: Axes | None, figsize: tuple[float, float] | None) -> tuple[Figure, Axes]:
     """The figure and axes to draw into: ``ax`` itself, or a new figure with constrained layout."""
     if ax is not None:
         return ax.figure, ax
@@ -32,7 +32,7 @@ def _get_ax(ax: Axes | None, figsize: tuple[float, float] | None) -> tuple[Figur
     return fig, ax
 
 
-def _get_grid(
+def get_grid(
     ax: Axes | None,
     figsize: tuple[float, float] | None,
     nrows: int,
@@ -56,7 +56,7 @@ def _get_grid(
     return fig, grid
 
 
-def _finish(
+def finish(
     fig: Figure,
     ax: A,
     *,
@@ -81,7 +81,7 @@ def _finish(
     return None
 
 
-def _gene_index(adata: AnnData, genes: Sequence[str]) -> np.ndarray:
+def gene_index(adata: AnnData, genes: Sequence[str]) -> np.ndarray:
     """Positions of ``genes`` in ``var_names``; a KeyError names the unknown ones."""
     idx = adata.var_names.get_indexer(list(genes))
     if (idx < 0).any():
@@ -91,13 +91,13 @@ def _gene_index(adata: AnnData, genes: Sequence[str]) -> np.ndarray:
     return idx
 
 
-def _check_option(name: str, value: str, options: Sequence[str]) -> None:
+def check_option(name: str, value: str, options: Sequence[str]) -> None:
     if value not in options:
         msg = f"{name} must be one of {list(options)}, got {value!r}."
         raise ValueError(msg)
 
 
-def _symmetric_limit(values: np.ndarray) -> float:
+def symmetric_limit(values: np.ndarray) -> float:
     """Half-width of a colour scale centred at 0 that covers ``values`` (1 when all are 0)."""
     finite = np.abs(np.asarray(values, dtype=float))
     finite = finite[np.isfinite(finite)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 
@@ -18,9 +18,15 @@ from .._validation import (
     check_layer,
     check_options,
 )
-from ..core import AnnealConfig, TrainConfig, resolve_device
-from ..core.conditional import STATE_LAM, STATE_TRAIN
-from ..core.trainer import default_support_tol
+from ..core import (
+    AnnealConfig,
+    ConditionalConfig,
+    TrainConfig,
+    default_support_tol,
+    resolve_device,
+    searches_lambda,
+)
+from ..core.conditional_config import STATE_LAM
 from ._spec import FitSpec
 
 if TYPE_CHECKING:
@@ -34,15 +40,19 @@ if TYPE_CHECKING:
 
 __all__ = ["SparseOTArgs", "check_sparse_ot_args"]
 
-#: The methods that fit neural maps; the others are the baseline maps of :mod:`scsparseot.baselines`.
-_NEURAL = ("sparse_icnn", "conditional")
+#: Every method, in the order error messages list them.
+_METHODS: tuple[str, ...] = get_args(MethodName)
+_BASELINES = ("exact", "translation", "elastic", "rgd")
 
-#: Arguments of the neural fits, with their defaults in :func:`~scsparseot.tl.sparse_ot`, and the
-#: methods that use each. A baseline given another value for one it does not use raises.
-_FIT_ARGS: dict[str, tuple[Any, tuple[str, ...]]] = {
+#: The one rule of which method uses which argument: each argument that only some methods use, with
+#: its default in :func:`~scsparseot.tl.sparse_ot` and the methods that use it. A method given
+#: another value for one it does not use raises, naming the methods that do.
+METHOD_ARGS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "penalty": ("stvs", ("sparse_icnn", "conditional")),
     "lam": (None, ("sparse_icnn", "conditional")),
     "max_genes": (None, ("sparse_icnn", "rgd")),
+    "min_support": (0.1, ("sparse_icnn", *_BASELINES)),
+    "n_null": (3, ("sparse_icnn", *_BASELINES)),
     "n_runs": (0, ("sparse_icnn",)),
     "n_iters": (None, ("sparse_icnn", "conditional")),
     "batch_size": (None, ("sparse_icnn", "conditional")),
@@ -50,11 +60,20 @@ _FIT_ARGS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "anneal": (None, ("sparse_icnn",)),
 }
 
-#: What a baseline fixes itself, said when one of these arguments is given to it.
+#: What a method fixes itself, said when it is given one of these arguments.
 _FIXED = {
-    "elastic": "the elastic map's penalty is fixed: STVS of strength 1; "
+    ("elastic", "penalty"): "the elastic map's penalty is fixed: STVS of strength 1; "
     "scsparseot.baselines.elastic_map takes others",
+    ("elastic", "lam"): "the elastic map's penalty is fixed: STVS of strength 1; "
+    "scsparseot.baselines.elastic_map takes others",
+    ("conditional", "n_null"): "it tests each gene itself; fdr= sets the level of its calls",
+    ("conditional", "min_support"): "it selects genes by its own tests; fdr= sets their level",
 }
+
+
+def uses(method: str, name: str) -> bool:
+    """Whether ``method`` uses the argument ``name`` (every argument outside :data:`METHOD_ARGS` is used by all)."""
+    return name not in METHOD_ARGS or method in METHOD_ARGS[name][1]
 
 
 @dataclass(frozen=True)
@@ -65,7 +84,9 @@ class SparseOTArgs:
     ----------
     method, lam, config
         Resolved: the method (``"conditional"`` unless λ settings are given), λ (the method's
-        default when ``None``) and the trainer settings (with ``n_iters``/``batch_size`` applied).
+        default when ``None``) and the method's configuration (with ``n_iters``/``batch_size``
+        applied): a :class:`~scsparseot.core.ConditionalConfig` for ``"conditional"``, else a
+        :class:`~scsparseot.core.TrainConfig`.
     source_rows, target_rows
         Row indices of the source cells and of each target's cells.
     matrix
@@ -91,7 +112,7 @@ class SparseOTArgs:
     fdr: Any
     n_null: Any
     n_runs: Any
-    config: TrainConfig
+    config: TrainConfig | ConditionalConfig
     anneal: AnnealConfig | None
     device: str
     seed: Any
@@ -102,6 +123,11 @@ class SparseOTArgs:
     target_rows: dict[str, np.ndarray]
     matrix: Any
     gene_idx: np.ndarray
+
+    @property
+    def train_config(self) -> TrainConfig:
+        """The trainer settings: ``config`` itself, or the state networks' of a :class:`~scsparseot.core.ConditionalConfig`."""
+        return self.config.train if isinstance(self.config, ConditionalConfig) else self.config
 
     def fit_spec(self, x: CellData, num_threads: int | None) -> FitSpec:
         """What every target's fit shares, given the source cells ``x`` (for the default ``support_tol``).
@@ -150,13 +176,17 @@ class SparseOTArgs:
         Returns
         -------
         dict
-            One entry per argument. A baseline map (``method`` other than ``"sparse_icnn"`` and
-            ``"conditional"``) records ``None`` for the arguments it does not use: the penalty
-            (but the elastic map's fixed ``"stvs"``), λ, the λ search, ``max_genes`` (but for
-            ``"rgd"``), the trainer settings, the device (it computes on the CPU) and
-            ``store_maps`` (it stores no map).
+            One entry per argument, ``None`` for those the method does not use
+            (:data:`METHOD_ARGS`); a baseline map also records ``None`` for the device (it computes
+            on the CPU) and ``store_maps`` (it stores no map), and the penalty it fixes (the
+            elastic map's ``"stvs"``). ``"config"`` is the trainer settings (the state networks'
+            for ``"conditional"``, whose other settings are ``"conditional"``).
         """
-        lam, max_genes, penalty, config = self.lam, self.max_genes, self.penalty, self.config
+        lam, max_genes, penalty, config = self.lam, self.max_genes, self.penalty, self.train_config
+        conditional = self.config.to_dict() if isinstance(self.config, ConditionalConfig) else None
+        if conditional is not None:
+            conditional.pop("train")  # stored as "config"
+            conditional["weights"] = np.asarray(conditional["weights"], dtype=np.float64)
         params = {
             "groupby": self.groupby,
             "source": str(self.source),
@@ -168,9 +198,7 @@ class SparseOTArgs:
             "penalty_params": {} if isinstance(penalty, str) else dataclasses.asdict(penalty),
             "lam": lam if lam == "auto" else float(lam),
             "max_genes": None if max_genes is None else float(max_genes),
-            "anneal": (self.anneal or AnnealConfig()).to_dict()
-            if (lam == "auto" or max_genes is not None)
-            else None,
+            "anneal": (self.anneal or AnnealConfig()).to_dict() if searches_lambda(lam, max_genes) else None,
             "support_tol": None if self.support_tol is None else float(self.support_tol),
             "min_support": float(self.min_support),
             "n_runs": int(self.n_runs),
@@ -179,19 +207,17 @@ class SparseOTArgs:
             "n_iters": int(config.n_iters),
             "batch_size": None if config.batch_size is None else int(config.batch_size),
             "config": {k: np.asarray(v) if isinstance(v, list) else v for k, v in config.to_dict().items()},
+            "conditional": conditional,
             "device": self.device,
             "seed": int(self.seed),
             "store_maps": bool(self.store_maps),
             "checkpoint_dir": None if self.checkpoint_dir is None else str(self.checkpoint_dir),
             "key_added": self.key_added,
         }
-        if self.method not in _NEURAL:
-            unused = ["lam", "anneal", "n_iters", "batch_size", "config", "device", "store_maps"]
-            if self.method != "rgd":
-                unused.append("max_genes")
-            params.update(dict.fromkeys(unused))
+        params.update(dict.fromkeys(name for name in METHOD_ARGS if not uses(self.method, name)))
+        if self.method in _BASELINES:  # they compute on the CPU and store no map
+            params.update(device=None, store_maps=None, penalty_params={})
             params["penalty"] = "stvs" if self.method == "elastic" else None
-            params["penalty_params"] = {}
         return params
 
 
@@ -253,26 +279,27 @@ def check_sparse_ot_args(
     if method is None:  # λ settings belong to the gene-wise ICNN's search; without them, the conditional map
         method = "sparse_icnn" if (lam is not None or max_genes is not None) else "conditional"
     check_choice("method", method, MethodName)
-    if method not in _NEURAL:
-        _check_unused(
-            method,
-            penalty=penalty,
-            lam=lam,
-            max_genes=max_genes,
-            n_runs=n_runs,
-            n_iters=n_iters,
-            batch_size=batch_size,
-            config=config,
-            anneal=anneal,
-        )
-    if lam is None:
-        lam = STATE_LAM if method == "conditional" else "auto"
     if method == "conditional" and (lam == "auto" or max_genes is not None):
         msg = (
             "method='conditional' takes a fixed lam (the penalty strength of each state's map, default "
             f"{STATE_LAM}); lam='auto' and max_genes= search λ for method='sparse_icnn'."
         )
         raise ValueError(msg)
+    _check_unused(
+        method,
+        penalty=penalty,
+        lam=lam,
+        max_genes=max_genes,
+        min_support=min_support,
+        n_null=n_null,
+        n_runs=n_runs,
+        n_iters=n_iters,
+        batch_size=batch_size,
+        config=config,
+        anneal=anneal,
+    )
+    if lam is None:
+        lam = STATE_LAM if method == "conditional" else "auto"
     check_options(
         lam=lam,
         penalty=penalty,
@@ -288,14 +315,12 @@ def check_sparse_ot_args(
     if method == "rgd" and max_genes is None:
         msg = "method='rgd' needs max_genes= (the limit on moved genes per cell)."
         raise ValueError(msg)
-    if method != "sparse_icnn" and n_runs:
-        msg = f"n_runs refits are available for method='sparse_icnn' only, not {method!r}."
-        raise ValueError(msg)
-    if fdr is not None and (isinstance(fdr, bool) or not isinstance(fdr, int | float) or not 0 < fdr <= 1):
-        msg = f"fdr must be None or a rate in (0, 1], got {fdr!r}."
+    if fdr is not None and (isinstance(fdr, bool) or not isinstance(fdr, int | float) or not 0 < fdr < 1):
+        msg = f"fdr must be None or a rate in (0, 1), got {fdr!r}."
         raise ValueError(msg)
     check_int("n_null", n_null, 1, expected="a positive integer")
     check_int("n_runs", n_runs, 0, expected="a non-negative integer (number of stability refits)")
+    config = _resolve_config(method, config, n_iters=n_iters, batch_size=batch_size)
     source_rows, target_rows = check_groups(adata, groupby, source, target)
     bad = [t for t in target_rows if "/" in t]
     if bad:
@@ -304,9 +329,6 @@ def check_sparse_ot_args(
     matrix = check_layer(adata, layer)
     gene_idx = check_genes(adata, genes)
     dev = resolve_device(device)
-    if config is not None and not isinstance(config, TrainConfig):
-        msg = f"config must be a scsparseot.core.TrainConfig, got {type(config).__name__}."
-        raise TypeError(msg)
     if anneal is not None and not isinstance(anneal, AnnealConfig):
         msg = f"anneal must be a scsparseot.core.AnnealConfig, got {type(anneal).__name__}."
         raise TypeError(msg)
@@ -317,10 +339,6 @@ def check_sparse_ot_args(
     ):
         msg = f"max_genes must be a number between 0 and the number of fitted genes ({gene_idx.size}), exclusive; got {max_genes!r}."
         raise ValueError(msg)
-    config = config or (STATE_TRAIN if method == "conditional" else TrainConfig())
-    overrides = {k: v for k, v in (("n_iters", n_iters), ("batch_size", batch_size)) if v is not None}
-    if overrides:
-        config = replace(config, **overrides)
     return SparseOTArgs(
         groupby=groupby,
         source=source,
@@ -349,6 +367,30 @@ def check_sparse_ot_args(
     )
 
 
+def _resolve_config(
+    method: str, config: Any, *, n_iters: int | None, batch_size: int | None
+) -> TrainConfig | ConditionalConfig:
+    """The method's one configuration, with ``n_iters`` and ``batch_size`` applied to its trainer settings.
+
+    ``"conditional"`` takes a :class:`~scsparseot.core.ConditionalConfig` or a
+    :class:`~scsparseot.core.TrainConfig` (its state networks' settings); ``"sparse_icnn"`` a
+    :class:`~scsparseot.core.TrainConfig`. The baselines have none (their trainer settings are
+    recorded as the default's, and unused).
+    """
+    kinds = (ConditionalConfig, TrainConfig) if method == "conditional" else (TrainConfig,)
+    if config is not None and not isinstance(config, kinds):
+        names = " or ".join(f"a scsparseot.core.{k.__name__}" for k in kinds)
+        msg = f"config must be {names} for method={method!r}, got {type(config).__name__}."
+        raise TypeError(msg)
+    overrides = {k: v for k, v in (("n_iters", n_iters), ("batch_size", batch_size)) if v is not None}
+    if method == "conditional":
+        if not isinstance(config, ConditionalConfig):
+            config = ConditionalConfig() if config is None else ConditionalConfig(train=config)
+        return replace(config, train=replace(config.train, **overrides)) if overrides else config
+    config = config or TrainConfig()
+    return replace(config, **overrides) if overrides else config
+
+
 def _is_default(value: Any, default: Any) -> bool:
     if default is None:
         return value is None
@@ -359,21 +401,20 @@ def _is_default(value: Any, default: Any) -> bool:
 
 
 def _check_unused(method: str, **given: Any) -> None:
-    """Raise if a baseline ``method`` is given a value other than the default for an argument it ignores."""
+    """Raise if ``method`` is given a value other than the default for an argument it does not use (:data:`METHOD_ARGS`)."""
     names = [
         name
         for name, value in given.items()
-        if method not in _FIT_ARGS[name][1] and not _is_default(value, _FIT_ARGS[name][0])
+        if not uses(method, name) and not _is_default(value, METHOD_ARGS[name][0])
     ]
     if not names:
         return
     got = ", ".join(f"{name}={_show(given[name])}" for name in names)
-    users = [m for m in (*_NEURAL, "rgd") if all(m in _FIT_ARGS[name][1] for name in names)]
-    note = f" ({_FIXED[method]})" if method in _FIXED and {"penalty", "lam"} & set(names) else ""
-    msg = (
-        f"method={method!r} does not use {got}{note}; leave {'it' if len(names) == 1 else 'them'} "
-        f"unset, or use {' or '.join(f'method={m!r}' for m in users)}."
-    )
+    users = [m for m in _METHODS if all(uses(m, name) for name in names)]
+    notes = list(dict.fromkeys(_FIXED[method, name] for name in names if (method, name) in _FIXED))
+    note = f" ({'; '.join(notes)})" if notes else ""
+    alternative = f", or use {' or '.join(f'method={m!r}' for m in users)}" if users else ""
+    msg = f"method={method!r} does not use {got}{note}; leave {'it' if len(names) == 1 else 'them'} unset{alternative}."
     raise ValueError(msg)
 
 

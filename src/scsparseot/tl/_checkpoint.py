@@ -17,24 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from ..core import CellData, DisplacementSummary, map_from_arrays
-from ._spec import TargetFit
+from ..core import CellData, ConditionalFit, DisplacementSummary, FitResult, MapFit, map_from_arrays
 
 if TYPE_CHECKING:
     from ._spec import FitSpec
 
-FORMAT_VERSION = 4
-_SCALARS = (
-    "lam",
-    "seconds",
-    "n_iters",
-    "converged",
-    "diverged",
-    "reason",
-    "responder_fraction",
-    "responder_fraction_se",
-    "null_design",
-)
+FORMAT_VERSION = 5
+#: the result classes a checkpoint can hold, by name
+_KINDS = {cls.__name__: cls for cls in (MapFit, FitResult, ConditionalFit)}
 _SUMMARY_ARRAYS = ("response", "mean", "mean_abs", "support")
 
 
@@ -61,35 +51,32 @@ def _path(directory: Path, target: str) -> Path:
     return directory / f"{safe}-{digest}.npz"
 
 
-def save(directory: str | Path, target: str, fit: TargetFit, key: str) -> Path:
-    """Write one target's result."""
+def save(directory: str | Path, target: str, fit: MapFit, key: str) -> Path:
+    """Write one target's result (every field of its :class:`~scsparseot.core.MapFit`)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    disp = fit.displacements
-    arrays: dict[str, Any] = {
-        "support_tol": fit.support_tol,
-        "kept_data": disp.kept.data,
-        "kept_indices": disp.kept.indices,
-        "kept_indptr": disp.kept.indptr,
-        "kept_shape": np.asarray(disp.kept.shape),
-        **{name: getattr(disp, name) for name in _SUMMARY_ARRAYS},
-    }
-    for name in ("selection_frequency", "null_scores", "p_value", "source_states", "target_states"):
-        if getattr(fit, name) is not None:
-            arrays[name] = getattr(fit, name)
-    for table in ("history", "moves"):
-        for k, v in getattr(fit, table).items():
-            arrays[f"{table}__{k}"] = v
-    if fit.map is not None:
-        for k, v in fit.map.to_arrays().items():
-            arrays[f"map__{k}"] = v
-    header = {
+    arrays: dict[str, Any] = {}
+    header: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "fingerprint": key,
-        "avg_dim": disp.avg_dim,
-        "sliced_w": disp.sliced_w,
-        **{k: getattr(fit, k) for k in _SCALARS},
+        "kind": type(fit).__name__,
     }
+    for f in fields(fit):
+        value = getattr(fit, f.name)
+        if value is None:
+            continue
+        if f.name == "map":
+            arrays.update({f"map__{k}": v for k, v in value.to_arrays().items()})
+        elif f.name == "displacements":
+            arrays.update(_summary_arrays(value))
+            header["avg_dim"], header["sliced_w"] = value.avg_dim, value.sliced_w
+        elif isinstance(value, dict):
+            arrays.update({f"{f.name}__{k}": v for k, v in value.items()})
+            header.setdefault("tables", []).append(f.name)
+        elif isinstance(value, np.ndarray):
+            arrays[f.name] = value
+        else:
+            header[f.name] = value.item() if isinstance(value, np.generic) else value
     arrays["header"] = np.array(json.dumps(header))
     path = _path(directory, target)
     tmp = path.with_name(path.name + ".tmp.npz")
@@ -98,7 +85,7 @@ def save(directory: str | Path, target: str, fit: TargetFit, key: str) -> Path:
     return path
 
 
-def load(directory: str | Path, target: str, key: str) -> TargetFit | None:
+def load(directory: str | Path, target: str, key: str) -> MapFit | None:
     """Read one target's result if a checkpoint with the same fingerprint exists."""
     path = _path(Path(directory), target)
     if not path.exists():
@@ -108,27 +95,42 @@ def load(directory: str | Path, target: str, key: str) -> TargetFit | None:
         if header.get("format_version") != FORMAT_VERSION or header.get("fingerprint") != key:
             return None
         arrays = {k: data[k] for k in data.files}
-    maps = {k.removeprefix("map__"): v for k, v in arrays.items() if k.startswith("map__")}
+    cls = _KINDS[header["kind"]]
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name == "map":
+            maps = {k.removeprefix("map__"): v for k, v in arrays.items() if k.startswith("map__")}
+            values["map"] = map_from_arrays(maps) if maps else None
+        elif f.name == "displacements":
+            values["displacements"] = _summary(arrays, header) if "kept_data" in arrays else None
+        elif f.name in header.get("tables", []):
+            prefix = f"{f.name}__"
+            values[f.name] = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+        elif f.name in arrays:
+            values[f.name] = arrays[f.name]
+        elif f.name in header:
+            values[f.name] = header[f.name]
+    return cls(**values)
+
+
+def _summary_arrays(disp: DisplacementSummary) -> dict[str, np.ndarray]:
+    return {
+        "kept_data": disp.kept.data,
+        "kept_indices": disp.kept.indices,
+        "kept_indptr": disp.kept.indptr,
+        "kept_shape": np.asarray(disp.kept.shape),
+        **{name: getattr(disp, name) for name in _SUMMARY_ARRAYS},
+    }
+
+
+def _summary(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> DisplacementSummary:
     kept = sparse.csr_matrix(
         (arrays["kept_data"], arrays["kept_indices"], arrays["kept_indptr"]),
         shape=tuple(int(v) for v in arrays["kept_shape"]),
     )
-    disp = DisplacementSummary(
+    return DisplacementSummary(
         kept=kept,
         avg_dim=float(header["avg_dim"]),
         sliced_w=float(header["sliced_w"]),
         **{name: arrays[name] for name in _SUMMARY_ARRAYS},
-    )
-    return TargetFit(
-        displacements=disp,
-        support_tol=arrays["support_tol"],
-        history={k.removeprefix("history__"): v for k, v in arrays.items() if k.startswith("history__")},
-        moves={k.removeprefix("moves__"): v for k, v in arrays.items() if k.startswith("moves__")},
-        map=map_from_arrays(maps) if maps else None,
-        selection_frequency=arrays.get("selection_frequency"),
-        null_scores=arrays.get("null_scores"),
-        p_value=arrays.get("p_value"),
-        source_states=arrays.get("source_states"),
-        target_states=arrays.get("target_states"),
-        **{k: header[k] for k in _SCALARS},
     )

@@ -1,4 +1,10 @@
-"""One target's fit: the map (sparse ICNN, state-conditional or a baseline), its refits and its null fits."""
+"""One target's fit: the map (sparse ICNN, state-conditional or a baseline), its refits, null fits and calls.
+
+Every method's task returns one :class:`~scsparseot.core.MapFit` with the displacements of the
+source cells, the gene calls (p-values, adjusted p-values and the selection, computed once) and the
+responder share: the state-conditional map's :class:`~scsparseot.core.ConditionalFit` as it comes,
+the others' with the calls of their null maps (or their support) added here.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,29 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..core import (
+    MapFit,
+    benjamini_hochberg,
+    empirical_pvalues,
     fit_conditional,
     fit_map,
+    gene_scores,
     null_scores,
     null_split_sizes,
+    responder_fraction,
+    responder_fraction_se,
+    select_by_support,
     selection_frequency,
     summarise_displacements,
 )
-from ._spec import TargetFit, call_level
+from ._spec import call_level
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    import numpy as np
-
-    from ..core import CellData, FitResult
+    from ..core import CellData, DisplacementSummary, FitResult
     from ._spec import FitSpec
 
 __all__ = ["fit_target", "torch_num_threads"]
@@ -72,7 +85,7 @@ def fit_target(
     seed: int,
     genes: list[str],
     callback: Callable[[dict[str, float]], None] | None = None,
-) -> TargetFit:
+) -> MapFit:
     """Fit one target (a top-level function so that process and cluster executors can run it).
 
     ``x`` and ``y`` are :class:`~scsparseot.core.CellData` (dense, CSR or read from a backed
@@ -80,7 +93,8 @@ def fit_target(
     final λ (no new λ search) and record how often each gene is selected. With ``spec.fdr``, fit
     ``spec.n_null`` control-vs-control maps (same method, the main fit's λ) for the null scores.
     With ``spec.num_threads``, torch uses that many intra-op threads for the fit (executor workers
-    default to all cores, which changes float reductions and so the results).
+    default to all cores, which changes float reductions and so the results). The state-conditional
+    map tests its genes itself (no null fits).
     """
     with _torch_threads(spec.num_threads):
         return _fit_target(x, y, spec, seed, genes, callback)
@@ -114,32 +128,23 @@ def _fit_target(
     seed: int,
     genes: list[str],
     callback: Callable[[dict[str, float]], None] | None,
-) -> TargetFit:
+) -> MapFit:
     if spec.method == "conditional":
-        return _fit_conditional(x.to_numpy(), y.to_numpy(), spec, seed, genes)
-    if spec.method != "sparse_icnn":
-        # the baselines need every cell at once (exact OT and the elastic map hold n × m matrices)
-        xd, yd = x.to_numpy(), y.to_numpy()
-        t0 = time.perf_counter()
-        delta = _baseline_map(xd, yd, spec, seed) - xd
-        seconds = time.perf_counter() - t0
-        null = None
-        if spec.fdr is not None:
-            null = null_scores(
-                xd,
-                lambda a, b, s: _baseline_map(a, b, spec, s) - a,
-                n_null=spec.n_null,
-                n_target=yd.shape[0],
-                seed=seed,
-            )
-        return TargetFit(
-            displacements=summarise_displacements(xd, delta, spec.support_tol, y=yd),
+        return fit_conditional(
+            x.to_numpy(),
+            y.to_numpy(),
+            fdr=call_level(spec.fdr),
+            config=spec.config,
             support_tol=spec.support_tol,
-            lam=float("nan"),
-            seconds=seconds,
-            null_scores=null,
-            null_design=_null_design(spec, xd.shape[0], yd.shape[0]),
+            penalty=spec.penalty,
+            lam=float(spec.lam),
+            device=spec.device,
+            seed=seed,
+            genes=genes,
+            callback=callback,
         )
+    if spec.method != "sparse_icnn":
+        return _fit_baseline(x, y, spec, seed)
     main = _fit(x, y, spec, seed, genes, callback)
     fixed = replace(spec, lam=main.lam, max_genes=None)
     freq = null = None
@@ -160,60 +165,58 @@ def _fit_target(
             n_target=y.shape[0],
             seed=seed,
         )
-    return TargetFit(
-        displacements=summarise_displacements(x, main.map, main.map.support_tol, y=y),
-        support_tol=main.map.support_tol,
-        lam=main.lam,
-        seconds=main.seconds,
-        n_iters=main.n_iters,
-        converged=main.converged,
-        diverged=main.diverged,
-        reason=main.reason,
-        history=main.history,
-        moves=main.moves,
-        map=main.map,
-        selection_frequency=freq,
-        null_scores=null,
-        null_design=_null_design(spec, x.shape[0], y.shape[0]),
-    )
+    disp = summarise_displacements(x, main.map, main.map.support_tol, y=y)
+    return replace(main, selection_frequency=freq, **_calls(x, y, disp, null, spec))
 
 
-def _fit_conditional(x: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, genes: list[str]) -> TargetFit:
-    """The state-conditional map: its gene p-values come from its own tests (no null fits)."""
-    fit = fit_conditional(
-        x,
-        y,
-        fdr=call_level(spec.fdr),
-        support_tol=spec.support_tol,
-        penalty=spec.penalty,
-        lam=float(spec.lam),
-        train_config=spec.config,
-        device=spec.device,
-        seed=seed,
-        genes=genes,
-    )
-    states = fit.info["trained_states"]
-    converged = all(s["converged"] for s in states)
-    diverged = any(s["diverged"] for s in states)
-    return TargetFit(
-        displacements=summarise_displacements(x, fit.map.displacement(x), spec.support_tol, y=y),
-        support_tol=spec.support_tol,
-        lam=float(spec.lam),
-        seconds=fit.seconds,
-        n_iters=sum(s["n_iters"] for s in states),
-        converged=converged,
-        diverged=diverged,
-        reason="closed_form"
-        if not states
-        else ("diverged" if diverged else ("converged" if converged else "max_iters")),
-        map=fit.map,
-        p_value=fit.p_value,
-        responder_fraction=fit.responder_fraction,
-        responder_fraction_se=fit.responder_fraction_se,
-        null_design="tests",
-        source_states=fit.source_states,
-        target_states=fit.target_states,
-    )
+def _fit_baseline(x: CellData, y: CellData, spec: FitSpec, seed: int) -> MapFit:
+    """A baseline map; the baselines need every cell at once (exact OT and the elastic map hold n × m matrices)."""
+    xd, yd = x.to_numpy(), y.to_numpy()
+    t0 = time.perf_counter()
+    delta = _baseline_map(xd, yd, spec, seed) - xd
+    seconds = time.perf_counter() - t0
+    null = None
+    if spec.fdr is not None:
+        null = null_scores(
+            xd,
+            lambda a, b, s: _baseline_map(a, b, spec, s) - a,
+            n_null=spec.n_null,
+            n_target=yd.shape[0],
+            seed=seed,
+        )
+    disp = summarise_displacements(xd, delta, spec.support_tol, y=yd)
+    return MapFit(seconds=seconds, **_calls(x, y, disp, null, spec))
+
+
+def _calls(
+    x: CellData, y: CellData, disp: DisplacementSummary, null: np.ndarray | None, spec: FitSpec
+) -> dict[str, object]:
+    """The gene calls and the responder share of a map tested against null maps (or selected by support).
+
+    With null scores, Benjamini–Hochberg alone selects: a support filter after it would void its
+    guarantee, and a response confined to a small cell type moves few cells. Without, a gene is
+    selected when it moves in at least ``spec.min_support`` of the source cells.
+    """
+    if null is not None:
+        # gene_scores averages |Δ| over cells: the row of mean |Δ| gives the same scores
+        p_value = empirical_pvalues(gene_scores(disp.mean_abs[None, :], x.std(0)), null)
+        adj_p_value = benjamini_hochberg(p_value)
+        selected = adj_p_value <= call_level(spec.fdr)
+    else:
+        p_value = adj_p_value = None
+        selected = select_by_support(disp.support, spec.min_support)
+    cols = np.flatnonzero(selected)
+    x_sel, y_sel = x.columns(cols), y.columns(cols)
+    return {
+        "displacements": disp,
+        "p_value": p_value,
+        "adj_p_value": adj_p_value,
+        "selected": selected,
+        "null_scores": null,
+        "null_design": _null_design(spec, x.shape[0], y.shape[0]),
+        "responder_fraction": responder_fraction(x_sel, y_sel),
+        "responder_fraction_se": responder_fraction_se(x_sel, y_sel),
+    }
 
 
 def _null_design(spec: FitSpec, n_source: int, n_target: int) -> str:

@@ -16,13 +16,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from concurrent.futures import Executor
 
-    from ..core import CellData
+    from ..core import CellData, MapFit
     from ._args import SparseOTArgs
-    from ._spec import FitSpec, TargetFit
+    from ._spec import FitSpec
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run_fits", "run_targets"]
+__all__ = ["TRAINED", "run_fits", "run_targets"]
+
+#: the methods that train networks (and so show a progress bar per target)
+TRAINED = ("sparse_icnn", "conditional")
 
 
 def run_targets(
@@ -31,10 +34,10 @@ def run_targets(
     args: SparseOTArgs,
     genes: list[str],
     *,
-    fit: Callable[..., TargetFit],
+    fit: Callable[..., MapFit],
     executor: Executor | None,
     progress: bool,
-) -> dict[str, TargetFit]:
+) -> dict[str, MapFit]:
     """Fit every target of a :func:`~scsparseot.tl.sparse_ot` call with :func:`run_fits`.
 
     The fits share ``args.fit_spec`` (with this process's torch thread count) and each target
@@ -56,7 +59,7 @@ def run_targets(
     Returns
     -------
     dict
-        The :class:`~scsparseot.tl._spec.TargetFit` of each target.
+        The :class:`~scsparseot.core.MapFit` of each target.
     """
     spec = args.fit_spec(x, torch_num_threads())
     seeds = {t: named_seed(args.seed, t) for t in args.target_rows}
@@ -80,11 +83,11 @@ def run_fits(
     seeds: dict[str, int],
     genes: list[str],
     *,
-    fit: Callable[..., TargetFit],
+    fit: Callable[..., MapFit],
     executor: Executor | None,
     progress: bool,
     checkpoint_dir: str | os.PathLike[str] | None,
-) -> dict[str, TargetFit]:
+) -> dict[str, MapFit]:
     """Fit every target of ``ys`` with ``fit`` and return their results in the order of ``ys``.
 
     Parameters
@@ -100,7 +103,7 @@ def run_fits(
     genes
         Names of the fitted genes.
     fit
-        ``fit(x, y, spec, seed, genes[, callback]) -> TargetFit``, normally
+        ``fit(x, y, spec, seed, genes[, callback]) -> MapFit``, normally
         :func:`~scsparseot.tl._fit_target.fit_target` (passed in, so that a caller can substitute it).
     executor
         Fits the targets in parallel, one task each; ``None`` fits them here, one after the other,
@@ -114,11 +117,11 @@ def run_fits(
     Returns
     -------
     dict
-        The :class:`~scsparseot.tl._spec.TargetFit` of each target.
+        The :class:`~scsparseot.core.MapFit` of each target.
     """
     from tqdm.auto import tqdm
 
-    out: dict[str, TargetFit] = {}
+    out: dict[str, MapFit] = {}
     keys = {}
     if checkpoint_dir is not None:
         for t, y in ys.items():
@@ -129,7 +132,7 @@ def run_fits(
                 out[t] = done
     todo = {t: y for t, y in ys.items() if t not in out}
 
-    def finished(t: str, fit: TargetFit) -> None:
+    def finished(t: str, fit: MapFit) -> None:
         out[t] = fit
         if checkpoint_dir is not None:
             _checkpoint.save(checkpoint_dir, t, fit, keys[t])
@@ -143,16 +146,21 @@ def run_fits(
         return {t: out[t] for t in ys}
     for t, y in todo.items():
         t0 = time.perf_counter()
-        total = None if (spec.lam == "auto" or spec.max_genes is not None) else spec.config.n_iters
+        # a fixed-λ sparse ICNN knows its steps; a λ search and the states of the default do not
+        total = spec.config.n_iters if spec.method == "sparse_icnn" and not spec.searches_lam else None
         with tqdm(
-            total=total, desc=str(t), disable=not progress or spec.method != "sparse_icnn", leave=False
+            total=total, desc=str(t), disable=not progress or spec.method not in TRAINED, leave=False
         ) as bar:
 
             def update(record: dict[str, float], bar: Any = bar) -> None:
                 # a rejected λ move rolls the step counter back; the bar never goes backwards
                 bar.update(max(0, int(record["step"]) - bar.n))
+                state = {"state": int(record["state"])} if "state" in record else {}
                 bar.set_postfix(
-                    lam=f"{record['lam']:.3g}", dim=f"{record['dim']:.1f}", err=f"{record['err']:.3g}"
+                    **state,
+                    lam=f"{record['lam']:.3g}",
+                    dim=f"{record['dim']:.1f}",
+                    err=f"{record['err']:.3g}",
                 )
 
             with fitting(t):

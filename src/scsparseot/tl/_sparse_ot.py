@@ -19,7 +19,7 @@ from ._data import read_groups
 from ._fit_target import fit_target
 from ._results import MAX_RESPONSE_GENES, target_results, write_target_results
 from ._runner import run_targets
-from ._spec import FitSpec, TargetFit
+from ._spec import FitSpec
 
 if TYPE_CHECKING:
     import os
@@ -31,13 +31,13 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from .._types import DeviceName, MethodName, PenaltyName
-    from ..core import AnnealConfig, Penalty, TrainConfig
+    from ..core import AnnealConfig, ConditionalConfig, Penalty, TrainConfig
 
 logger = logging.getLogger(__name__)
 
-# FitSpec, TargetFit, fit_target and MAX_RESPONSE_GENES are re-exported from where they are defined;
+# FitSpec, fit_target and MAX_RESPONSE_GENES are re-exported from where they are defined;
 # sparse_ot reads fit_target from this module at each call, so replacing it here takes effect
-__all__ = ["MAX_RESPONSE_GENES", "FitSpec", "TargetFit", "fit_target", "sparse_ot"]
+__all__ = ["MAX_RESPONSE_GENES", "FitSpec", "fit_target", "sparse_ot"]
 
 
 @records_warnings
@@ -61,7 +61,7 @@ def sparse_ot(
     n_runs: int = 0,
     n_iters: int | None = None,
     batch_size: int | None = None,
-    config: TrainConfig | None = None,
+    config: TrainConfig | ConditionalConfig | None = None,
     anneal: AnnealConfig | None = None,
     device: DeviceName | str = "auto",
     seed: int = 0,
@@ -86,9 +86,9 @@ def sparse_ot(
     genes
         Gene names, or a boolean mask over ``var_names``, to fit (``None``: all); other genes do not move.
     method
-        ``"conditional"``, ``"sparse_icnn"`` or a baseline (``"exact"``, ``"translation"``, ``"elastic"``, ``"rgd"``;
-        they raise a ``ValueError`` for arguments they do not use).
+        ``"conditional"``, ``"sparse_icnn"`` or a baseline (``"exact"``, ``"translation"``, ``"elastic"``, ``"rgd"``).
         ``None``: ``"sparse_icnn"`` if ``lam`` or ``max_genes`` is set, else the state-conditional map (:doc:`/method`).
+        Each method raises a ``ValueError`` for an argument it does not use, naming the methods that do.
     penalty
         ``"stvs"``, ``"l1"``, ``"l0"`` (smoothed ℓ0), ``"k_overlap"`` or a :class:`~scsparseot.core.Penalty`.
     lam
@@ -97,16 +97,21 @@ def sparse_ot(
         Limit on the mean number of genes moved per cell; λ is searched from ``lam`` (1 for ``"auto"``).
     support_tol, min_support
         A displacement counts when ``|Δ| > support_tol`` (data units; ``None``: 0.1 × the gene's source SD);
-        with ``fdr=None``, a selected gene moves in at least a ``min_support`` share of source cells.
+        without p-values (``fdr=None``), a selected gene moves in at least a ``min_support`` share of source cells
+        (not ``"conditional"``, which selects by its own tests).
     fdr, n_null
-        False discovery rate of the gene calls, and null maps per target (:ref:`calibrated-selection`).
-        ``fdr=None`` skips the null fits; ``"conditional"`` tests genes itself (``None``: level 0.05).
+        False discovery rate of the gene calls, in (0, 1), and null maps per target (:ref:`calibrated-selection`).
+        ``fdr=None`` skips the null fits; ``"conditional"`` tests genes itself (no ``n_null``; ``None``: level 0.05).
     n_runs
         Stability refits per target on random 80% subsamples (``"sparse_icnn"``); ``0`` skips them.
     n_iters, batch_size
-        Override ``config.n_iters`` (fixed-λ iterations; ``0`` keeps the start map) and ``config.batch_size``.
+        Override the trainer's ``n_iters`` (fixed-λ iterations, or each state network's; ``0`` keeps the start
+        map or the closed form) and ``batch_size``.
     config, anneal
-        :class:`~scsparseot.core.TrainConfig` (trainer) and :class:`~scsparseot.core.AnnealConfig` (λ searches).
+        The method's configuration: a :class:`~scsparseot.core.ConditionalConfig` (states, tests, and the state
+        networks' :class:`~scsparseot.core.TrainConfig` as ``train``; a ``TrainConfig`` alone sets only those)
+        for ``"conditional"``, a :class:`~scsparseot.core.TrainConfig` for ``"sparse_icnn"``; and the
+        :class:`~scsparseot.core.AnnealConfig` of the λ searches (``"sparse_icnn"``).
     device
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     seed
@@ -118,7 +123,7 @@ def sparse_ot(
     store_maps
         Keep each fitted map's weights in ``uns[key_added]["maps"]`` (see :func:`scsparseot.get.map`).
     progress
-        Show a progress bar per target.
+        Show a progress bar per target (over the training steps; the conditional map's over its states).
     key_added
         Prefix of every field written.
     copy
@@ -141,7 +146,22 @@ def sparse_ot(
     --------
     >>> import scsparseot as sso
     >>> adata = sso.datasets.synthetic_perturbation(n_cells=200, n_genes=40, n_perturbed=4, n_drugs=2)
-    >>> sso.tl.sparse_ot(adata, groupby="drug", source="control", lam=1.0, n_iters=200, progress=False)
+    >>> sso.tl.sparse_ot(adata, groupby="drug", source="control", n_iters=0, progress=False)  # the default
+    >>> sso.get.summary(adata)[["target", "n_selected_genes", "null"]]
+       target  n_selected_genes   null
+    0  drug_1                 5  tests
+    1  drug_2                 4  tests
+
+    The default's settings, e.g. fewer states, go in a :class:`~scsparseot.core.ConditionalConfig`:
+
+    >>> from scsparseot.core import ConditionalConfig
+    >>> sso.tl.sparse_ot(adata, config=ConditionalConfig(n_states=2), n_iters=0, progress=False)
+    >>> int(sso.get.params(adata)["conditional"]["n_states"])
+    2
+
+    The gene-wise sparse ICNN with a fixed λ:
+
+    >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=200, progress=False, key_added="icnn")
     """
     args = check_sparse_ot_args(  # validate everything before reading or writing anything
         adata,

@@ -1,0 +1,124 @@
+"""What a fit returns: one typed, immutable result for every method (as ott-jax's solver outputs).
+
+:class:`MapFit` holds what every method reports: the map, how training ended (``converged``,
+``diverged``, ``reason``), its history, the displacements of the source cells and the gene calls
+(p-values, their Benjamini–Hochberg adjustment and the selection, each computed once) with the
+responder share. :class:`FitResult` is the gene-wise sparse ICNN's (:func:`~scsparseot.core.fit_map`);
+:class:`~scsparseot.core.ConditionalFit` the state-conditional map's, with its states. A baseline
+map's result is a plain :class:`MapFit` without a map. Readers (``tl``, the benchmarks) take what
+they need from it and re-derive nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from .responders import normal_interval
+
+if TYPE_CHECKING:
+    from .conditional_map import ConditionalMap
+    from .map import SparseOTMap
+    from .summary import DisplacementSummary
+
+__all__ = ["FitResult", "MapFit", "NullDesign", "StopReason"]
+
+#: why a fit stopped: its convergence rule, its iteration limit, non-finite values, a λ search's end
+#: (``"annealed"``, ``"dimension_met"``, ``"dimension_not_met"``), or no training (``"closed_form"``)
+StopReason = Literal[
+    "converged", "max_iters", "diverged", "annealed", "dimension_met", "dimension_not_met", "closed_form"
+]
+#: where the gene p-values come from: control-vs-control maps with the target's size (``"matched"``),
+#: control halves (``"halves"``, conservative), the map's own tests (``"tests"``), or none (``"none"``)
+NullDesign = Literal["matched", "halves", "tests", "none"]
+
+
+@dataclass(frozen=True)
+class MapFit:
+    """Outcome of one fit, whatever the method.
+
+    Attributes
+    ----------
+    map
+        The fitted map (``None`` for a baseline, whose images are all it has).
+    lam
+        Final penalty strength λ (``nan`` for a baseline).
+    seconds
+        Wall-clock time of the main fit.
+    n_iters
+        Training iterations run (summed over the trained networks).
+    converged, diverged
+        Whether every trained network met its convergence rule; whether any ended on non-finite
+        values.
+    reason
+        Why training stopped (:data:`StopReason`).
+    history
+        One array per logged quantity (``step, lam, loss_g, loss_f, dim, err, spa, lr``), one entry
+        per evaluation.
+    moves
+        λ moves of an automatic search (``step, lam, eval, dim, err, accepted, temperature``).
+    displacements
+        Summary of the displacements of the source cells (sparsified, per gene, per cell).
+    p_value, adj_p_value, selected
+        Per-gene p-value, its Benjamini–Hochberg adjustment and the selection (``None`` without
+        p-values: then ``selected`` comes from the support alone).
+    selection_frequency
+        Share of stability refits that select each gene (``None`` without refits).
+    null_scores
+        Gene scores of the control-vs-control null maps the p-values come from.
+    null_design
+        Where the p-values come from (:data:`NullDesign`).
+    responder_fraction, responder_fraction_se
+        Estimated share of target cells that respond, and its standard error.
+    source_states, target_states
+        State of each source and target cell, where the method has states.
+    """
+
+    map: SparseOTMap | ConditionalMap | None = None
+    lam: float = float("nan")
+    seconds: float = 0.0
+    n_iters: int = 0
+    converged: bool = True
+    diverged: bool = False
+    reason: StopReason = "closed_form"
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    moves: dict[str, np.ndarray] = field(default_factory=dict)
+    displacements: DisplacementSummary | None = None
+    p_value: np.ndarray | None = None
+    adj_p_value: np.ndarray | None = None
+    selected: np.ndarray | None = None
+    selection_frequency: np.ndarray | None = None
+    null_scores: np.ndarray | None = None
+    null_design: NullDesign = "none"
+    responder_fraction: float | None = None
+    responder_fraction_se: float | None = None
+    source_states: np.ndarray | None = None
+    target_states: np.ndarray | None = None
+
+    @property
+    def responder_interval(self) -> tuple[float, float]:
+        """95% normal interval of :attr:`responder_fraction`, clipped to [0, 1] (``nan`` without an error)."""
+        if self.responder_fraction is None:
+            return float("nan"), float("nan")
+        se = np.nan if self.responder_fraction_se is None else self.responder_fraction_se
+        return normal_interval(self.responder_fraction, se)
+
+
+@dataclass(frozen=True)
+class FitResult(MapFit):
+    """Outcome of a gene-wise sparse ICNN fit (:func:`~scsparseot.core.fit_map`).
+
+    The fields are :class:`MapFit`'s; ``map`` is a :class:`~scsparseot.core.SparseOTMap`.
+    """
+
+    @property
+    def avg_dim(self) -> float:
+        """Average displacement dimension at the last evaluation."""
+        return float(self.history["dim"][-1]) if len(self.history.get("dim", ())) else float("nan")
+
+    @property
+    def err(self) -> float:
+        """Sliced-Wasserstein error at the last evaluation (data units)."""
+        return float(self.history["err"][-1]) if len(self.history.get("err", ())) else float("nan")
