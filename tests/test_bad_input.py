@@ -215,7 +215,7 @@ def test_the_method_rule_knows_the_signature_defaults_and_every_method():
     from typing import get_args
 
     from scsparseot._types import MethodName
-    from scsparseot.tl._args import METHOD_ARGS
+    from scsparseot.tl._methods import METHOD_ARGS
 
     sig = inspect.signature(sso.tl.sparse_ot).parameters
     assert {name: sig[name].default for name in METHOD_ARGS} == {n: d for n, (d, _) in METHOD_ARGS.items()}

@@ -240,7 +240,9 @@ def training(
         for a in axes.values():
             a.text(0.5, 0.5, "no training history", transform=a.transAxes, ha="center", va="center")
     if ax is None:
-        fig.suptitle(f"Training of {target}" + (" (one network per moving state)" if traces and traces[0][3] else ""))
+        fig.suptitle(
+            f"Training of {target}" + (" (one network per moving state)" if traces and traces[0][3] else "")
+        )
     else:
         axes["lam"].set_title(f"{target}: penalty strength λ")
     return finish(fig, axes, show=show, return_fig=return_fig, ax_given=ax is not None)
