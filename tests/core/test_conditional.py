@@ -13,7 +13,7 @@ from scsparseot.core import (
     map_from_arrays,
     target_response,
 )
-from scsparseot.core.conditional import STATE_COLUMNS
+from scsparseot.core.result import STATE_COLUMNS
 
 
 def _two_types(n: int = 300, d: int = 40, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -50,7 +50,6 @@ context is the cell's state).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,56 +68,13 @@ from ._state_maps import (
 from .calibration import benjamini_hochberg
 from .conditional_config import STATE_LAM, ConditionalConfig
 from .conditional_map import ConditionalMap
-from .result import MapFit
+from .result import ConditionalFit
 from .summary import summarise_displacements
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditional"]
-
-#: the columns of :attr:`ConditionalFit.states`
-STATE_COLUMNS = (
-    "state",
-    "n_source",
-    "n_target",
-    "tested",
-    "responds",
-    "n_moved_genes",
-    "trained",
-    "n_iters",
-    "converged",
-    "diverged",
-)
-
-
-@dataclass(frozen=True)
-class ConditionalFit(MapFit):
-    """Outcome of :func:`fit_conditional`: a :class:`~scsparseot.core.MapFit` with the states.
-
-    Beside :class:`~scsparseot.core.MapFit`'s fields (``map`` is the :class:`ConditionalMap`;
-    ``p_value``, ``adj_p_value`` and ``selected`` are the map's own tests and their
-    Benjamini–Hochberg selection; ``source_states`` and ``target_states`` the state of every cell;
-    ``responder_fraction`` the share of target cells that respond: in each state that moves, the
-    mixture proportion of responders among its target cells in the genes it moves
-    (:func:`~scsparseot.core.responder_fraction`), weighted by the state's target cells, and
-    ``responder_fraction_se`` the states' half-sampling errors, weighted alike and combined as
-    independent; ``n_iters``, ``converged``, ``diverged`` and ``reason`` over the trained states):
-
-    Attributes
-    ----------
-    heterogeneous
-        Selected genes whose shift differs between states (they move in some states only).
-    states
-        One entry per state, columns :data:`STATE_COLUMNS` (cells on each side, whether it was
-        tested, responds and trained, its moved genes and its training's iterations and end).
-    n_tested_states
-        States with enough cells on both sides to be tested.
-    """
-
-    heterogeneous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    states: dict[str, np.ndarray] = field(default_factory=dict)
-    n_tested_states: int = 0
 
 
 def fit_conditional(
@@ -296,7 +252,7 @@ def _training_outcome(trained: list[StateTraining]) -> dict[str, Any]:
 
 
 def _state_table(states: StateTests, form: ClosedForm, trained: list[StateTraining]) -> dict[str, np.ndarray]:
-    """One entry per state: :data:`STATE_COLUMNS`."""
+    """One entry per state: the columns ``scsparseot.core.result.STATE_COLUMNS``."""
     n = states.n_states
     by_state = {t.state: t.fit for t in trained}
     fits = [by_state.get(c) for c in range(n)]

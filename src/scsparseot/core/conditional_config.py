@@ -76,7 +76,7 @@ class ConditionalConfig:
         weight goes to the mean tests in proportion.
     train
         :class:`~scsparseot.core.TrainConfig` of each moving state's network (default
-        :data:`STATE_TRAIN`); ``n_iters=0`` keeps the closed form.
+        ``scsparseot.core.conditional_config.STATE_TRAIN``); ``n_iters=0`` keeps the closed form.
     """
 
     n_states: int = 6

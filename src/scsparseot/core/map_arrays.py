@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping  # noqa: TC003 (resolved at run time by the docs' type hints)
 
 import numpy as np
 
 from .conditional_map import ConditionalMap
 from .map import SparseOTMap
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 __all__ = ["map_from_arrays"]
 

@@ -12,18 +12,16 @@ they need from it and re-derive nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
+from .conditional_map import ConditionalMap  # noqa: TC001 (resolved at run time by the docs' type hints)
+from .map import SparseOTMap  # noqa: TC001
 from .responders import normal_interval
+from .summary import DisplacementSummary  # noqa: TC001
 
-if TYPE_CHECKING:
-    from .conditional_map import ConditionalMap
-    from .map import SparseOTMap
-    from .summary import DisplacementSummary
-
-__all__ = ["FitResult", "MapFit", "NullDesign", "StopReason"]
+__all__ = ["STATE_COLUMNS", "ConditionalFit", "FitResult", "MapFit", "NullDesign", "StopReason"]
 
 #: why a fit stopped: its convergence rule, its iteration limit, non-finite values, a λ search's end
 #: (``"annealed"``, ``"dimension_met"``, ``"dimension_not_met"``), or no training (``"closed_form"``)
@@ -53,7 +51,7 @@ class MapFit:
         Whether every trained network met its convergence rule; whether any ended on non-finite
         values.
     reason
-        Why training stopped (:data:`StopReason`).
+        Why training stopped (``scsparseot.core.result.StopReason``).
     history
         One array per logged quantity (``step, lam, loss_g, loss_f, dim, err, spa, lr``), one entry
         per evaluation.
@@ -69,7 +67,7 @@ class MapFit:
     null_scores
         Gene scores of the control-vs-control null maps the p-values come from.
     null_design
-        Where the p-values come from (:data:`NullDesign`).
+        Where the p-values come from (``scsparseot.core.result.NullDesign``).
     responder_fraction, responder_fraction_se
         Estimated share of target cells that respond, and its standard error.
     source_states, target_states
@@ -113,6 +111,8 @@ class FitResult(MapFit):
     The fields are :class:`MapFit`'s; ``map`` is a :class:`~scsparseot.core.SparseOTMap`.
     """
 
+    map: SparseOTMap | None = None
+
     @property
     def avg_dim(self) -> float:
         """Average displacement dimension at the last evaluation."""
@@ -122,3 +122,48 @@ class FitResult(MapFit):
     def err(self) -> float:
         """Sliced-Wasserstein error at the last evaluation (data units)."""
         return float(self.history["err"][-1]) if len(self.history.get("err", ())) else float("nan")
+
+
+#: the columns of :attr:`ConditionalFit.states`
+STATE_COLUMNS = (
+    "state",
+    "n_source",
+    "n_target",
+    "tested",
+    "responds",
+    "n_moved_genes",
+    "trained",
+    "n_iters",
+    "converged",
+    "diverged",
+)
+
+
+@dataclass(frozen=True)
+class ConditionalFit(MapFit):
+    """Outcome of :func:`~scsparseot.core.fit_conditional`: a :class:`MapFit` with the states.
+
+    Beside :class:`~scsparseot.core.MapFit`'s fields (``map`` is the :class:`~scsparseot.core.ConditionalMap`;
+    ``p_value``, ``adj_p_value`` and ``selected`` are the map's own tests and their
+    Benjamini–Hochberg selection; ``source_states`` and ``target_states`` the state of every cell;
+    ``responder_fraction`` the share of target cells that respond: in each state that moves, the
+    mixture proportion of responders among its target cells in the genes it moves
+    (:func:`~scsparseot.core.responder_fraction`), weighted by the state's target cells, and
+    ``responder_fraction_se`` the states' half-sampling errors, weighted alike and combined as
+    independent; ``n_iters``, ``converged``, ``diverged`` and ``reason`` over the trained states):
+
+    Attributes
+    ----------
+    heterogeneous
+        Selected genes whose shift differs between states (they move in some states only).
+    states
+        One entry per state, columns ``scsparseot.core.result.STATE_COLUMNS`` (cells on each side, whether it was
+        tested, responds and trained, its moved genes and its training's iterations and end).
+    n_tested_states
+        States with enough cells on both sides to be tested.
+    """
+
+    map: ConditionalMap | None = None
+    heterogeneous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    states: dict[str, np.ndarray] = field(default_factory=dict)
+    n_tested_states: int = 0
