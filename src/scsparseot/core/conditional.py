@@ -184,21 +184,7 @@ def fit_conditional(
             seed=seed,
             callback=callback,
         )
-    cmap = ConditionalMap(
-        mean=mean,
-        sd=sd,
-        pca_mean=states.pca_mean,
-        pca_components=states.components,
-        centroids=states.centroids,
-        direction=form.direction,
-        knots=form.knots,
-        steps=form.steps,
-        offset=form.offset,
-        extra=form.extra,
-        support_tol=tol,
-        genes=genes,
-        state_maps={t.state: (t.genes, t.map) for t in trained},
-    )
+    cmap = _conditional_map(mean, sd, states, form, tol, genes, trained)
     seconds = time.perf_counter() - t0
     return ConditionalFit(
         map=cmap,
@@ -235,6 +221,33 @@ def _check_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 def _standardise(a: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
     """Z-scores of ``a`` in the source cells' units (float32)."""
     return ((a - mean) / sd).astype(np.float32)
+
+
+def _conditional_map(
+    mean: np.ndarray,
+    sd: np.ndarray,
+    states: StateTests,
+    form: ClosedForm,
+    tol: np.ndarray,
+    genes: list[str] | None,
+    trained: list[StateTraining],
+) -> ConditionalMap:
+    """The fitted map: z-score units, the state embedding, each state's closed form and trained network."""
+    return ConditionalMap(
+        mean=mean,
+        sd=sd,
+        pca_mean=states.pca_mean,
+        pca_components=states.components,
+        centroids=states.centroids,
+        direction=form.direction,
+        knots=form.knots,
+        steps=form.steps,
+        offset=form.offset,
+        extra=form.extra,
+        support_tol=tol,
+        genes=genes,
+        state_maps={t.state: (t.genes, t.map) for t in trained},
+    )
 
 
 def _training_outcome(trained: list[StateTraining]) -> dict[str, Any]:
