@@ -72,6 +72,9 @@ class MapFit:
         Estimated share of target cells that respond, and its standard error.
     source_states, target_states
         State of each source and target cell, where the method has states.
+    target_response
+        Response score of each target cell (the mean score of its nearest transported source cells,
+        :func:`~scsparseot.core.target_response`), where the caller computed it.
     """
 
     map: SparseOTMap | ConditionalMap | None = None
@@ -94,6 +97,7 @@ class MapFit:
     responder_fraction_se: float | None = None
     source_states: np.ndarray | None = None
     target_states: np.ndarray | None = None
+    target_response: np.ndarray | None = None
 
     @property
     def responder_interval(self) -> tuple[float, float]:

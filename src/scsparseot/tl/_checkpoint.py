@@ -22,7 +22,7 @@ from ..core import CellData, ConditionalFit, DisplacementSummary, FitResult, Map
 if TYPE_CHECKING:
     from ._spec import FitSpec
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 #: the result classes a checkpoint can hold, by name
 _KINDS = {cls.__name__: cls for cls in (MapFit, FitResult, ConditionalFit)}
 _SUMMARY_ARRAYS = ("response", "mean", "mean_abs", "support")

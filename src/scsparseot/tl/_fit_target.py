@@ -1,9 +1,10 @@
 """One target's fit: the map (sparse ICNN, state-conditional or a baseline), its refits, null fits and calls.
 
 Every method's task returns one :class:`~scsparseot.core.MapFit` with the displacements of the
-source cells, the gene calls (p-values, adjusted p-values and the selection, computed once) and the
-responder share: the state-conditional map's :class:`~scsparseot.core.ConditionalFit` as it comes,
-the others' with the calls of their null maps (or their support) added here.
+source cells, the gene calls (p-values, adjusted p-values and the selection, computed once), the
+responder share and the target cells' response scores: the state-conditional map's
+:class:`~scsparseot.core.ConditionalFit` with the response scores added, the others' with the calls
+of their null maps (or their support) added here too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..core import (
     select_by_support,
     selection_frequency,
     summarise_displacements,
+    target_response,
 )
 from ._spec import call_level
 
@@ -38,7 +40,10 @@ if TYPE_CHECKING:
     from ..core import CellData, DisplacementSummary, FitResult
     from ._spec import FitSpec
 
-__all__ = ["fit_target", "torch_num_threads"]
+__all__ = ["MAX_RESPONSE_GENES", "fit_target", "torch_num_threads"]
+
+#: a target cell's response is read from its neighbours in at most this many selected genes
+MAX_RESPONSE_GENES = 50
 
 
 def _fit(
@@ -97,7 +102,7 @@ def fit_target(
     map tests its genes itself (no null fits).
     """
     with _torch_threads(spec.num_threads):
-        return _fit_target(x, y, spec, seed, genes, callback)
+        return _with_cell_responses(_fit_target(x, y, spec, seed, genes, callback), x, y)
 
 
 def torch_num_threads() -> int:
@@ -191,7 +196,7 @@ def _fit_baseline(x: CellData, y: CellData, spec: FitSpec, seed: int) -> MapFit:
 def _calls(
     x: CellData, y: CellData, disp: DisplacementSummary, null: np.ndarray | None, spec: FitSpec
 ) -> dict[str, object]:
-    """The gene calls and the responder share of a map tested against null maps (or selected by support).
+    """The gene calls of a map tested against null maps (or selected by support).
 
     With null scores, Benjamini–Hochberg alone selects: a support filter after it would void its
     guarantee, and a response confined to a small cell type moves few cells. Without, a gene is
@@ -205,8 +210,6 @@ def _calls(
     else:
         p_value = adj_p_value = None
         selected = select_by_support(disp.support, spec.min_support)
-    cols = np.flatnonzero(selected)
-    x_sel, y_sel = x.columns(cols), y.columns(cols)
     return {
         "displacements": disp,
         "p_value": p_value,
@@ -214,9 +217,37 @@ def _calls(
         "selected": selected,
         "null_scores": null,
         "null_design": _null_design(spec, x.shape[0], y.shape[0]),
-        "responder_fraction": responder_fraction(x_sel, y_sel),
-        "responder_fraction_se": responder_fraction_se(x_sel, y_sel),
     }
+
+
+def _with_cell_responses(fit: MapFit, x: CellData, y: CellData) -> MapFit:
+    """Add what needs the cells of the selected genes, read once: the target cells' response scores.
+
+    A target cell's score is the mean score of its nearest transported source cells in the (at
+    most :data:`MAX_RESPONSE_GENES`) most moved selected genes, among the source cells of its own
+    state for a map with states. A map without its own responder share (all but the
+    state-conditional one) gets it here, from the same columns.
+    """
+    disp = fit.displacements
+    cols = np.flatnonzero(fit.selected)
+    x_sel, y_sel = x.columns(cols), y.columns(cols)
+    near = np.argsort(-disp.mean_abs[cols], kind="stable")[:MAX_RESPONSE_GENES]
+    tx_near = x_sel[:, near] + disp.kept[:, cols[near]].toarray()
+    added = {}
+    if fit.responder_fraction is None:
+        added = {
+            "responder_fraction": responder_fraction(x_sel, y_sel),
+            "responder_fraction_se": responder_fraction_se(x_sel, y_sel),
+        }
+    scores = target_response(
+        tx_near,
+        disp.response,
+        y_sel[:, near],
+        scale=x_sel[:, near].std(0),
+        source_groups=fit.source_states,
+        target_groups=fit.target_states,
+    )
+    return replace(fit, target_response=scores, **added)
 
 
 def _null_design(spec: FitSpec, n_source: int, n_target: int) -> str:

@@ -14,7 +14,8 @@ __all__ = ["BASELINES", "METHOD_ARGS", "check_unused", "resolve_config", "uses"]
 
 #: Every method, in the order error messages list them.
 _METHODS: tuple[str, ...] = get_args(MethodName)
-BASELINES = ("exact", "translation", "elastic", "rgd")
+#: The baseline maps of :mod:`scsparseot.baselines`: every method but the two that train networks.
+BASELINES = tuple(m for m in _METHODS if m not in ("sparse_icnn", "conditional"))
 
 #: The one rule of which method uses which argument: each argument that only some methods use, with
 #: its default in :func:`~scsparseot.tl.sparse_ot` and the methods that use it. A method given
@@ -32,12 +33,13 @@ METHOD_ARGS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "anneal": (None, ("sparse_icnn",)),
 }
 
+_ELASTIC_PENALTY = (
+    "the elastic map's penalty is fixed: STVS of strength 1; scsparseot.baselines.elastic_map takes others"
+)
 #: What a method fixes itself, said when it is given one of these arguments.
 _FIXED = {
-    ("elastic", "penalty"): "the elastic map's penalty is fixed: STVS of strength 1; "
-    "scsparseot.baselines.elastic_map takes others",
-    ("elastic", "lam"): "the elastic map's penalty is fixed: STVS of strength 1; "
-    "scsparseot.baselines.elastic_map takes others",
+    ("elastic", "penalty"): _ELASTIC_PENALTY,
+    ("elastic", "lam"): _ELASTIC_PENALTY,
     ("conditional", "n_null"): "it tests each gene itself; fdr= sets the level of its calls",
     ("conditional", "min_support"): "it selects genes by its own tests; fdr= sets their level",
 }

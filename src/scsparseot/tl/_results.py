@@ -1,4 +1,4 @@
-"""A target's results in the schema's layout: what its fit computed, with the target cells' response scores and a summary.
+"""A target's results in the schema's layout: what its fit computed, with a summary.
 
 Also collects every target's results (warning about fits that diverged) and writes them in one call.
 """
@@ -12,7 +12,6 @@ import numpy as np
 
 from .. import _schema
 from .._warnings import find_stack_level
-from ..core import target_response
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -20,21 +19,13 @@ if TYPE_CHECKING:
     from ..core import CellData, MapFit
     from ._args import SparseOTArgs
 
-__all__ = ["MAX_RESPONSE_GENES", "target_result", "target_results", "write_target_results"]
-
-#: a target cell's response is read from its neighbours in at most this many selected genes
-MAX_RESPONSE_GENES = 50
+__all__ = ["target_result", "target_results", "write_target_results"]
 
 
 def target_result(
     target: str, fit: MapFit, x: CellData, y: CellData, *, store_map: bool
 ) -> _schema.TargetResult:
-    """Everything written for one target, in the schema's layout, from what its fit computed.
-
-    Only the target cells' response scores are computed here (they need the target's cells beside
-    the fit's displacements): a target cell's score is read from its neighbours among the
-    transported source cells in the (at most :data:`MAX_RESPONSE_GENES`) most moved selected genes,
-    and for a map with states from the source cells of its own state.
+    """Everything written for one target, in the schema's layout, from what its fit computed (nothing is recomputed).
 
     Parameters
     ----------
@@ -43,7 +34,7 @@ def target_result(
     fit
         What its fit returned.
     x, y
-        The source cells and the target's cells.
+        The source cells and the target's cells (their shapes go into the summary).
     store_map
         Keep the map's weights.
 
@@ -54,10 +45,6 @@ def target_result(
     """
     disp, selected = fit.displacements, fit.selected
     nan = np.full(disp.support.shape, np.nan)
-    cols = np.flatnonzero(selected)
-    x_sel, y_sel = x.columns(cols), y.columns(cols)
-    near = np.argsort(-disp.mean_abs[cols], kind="stable")[:MAX_RESPONSE_GENES]
-    tx_near = x_sel[:, near] + disp.kept[:, cols[near]].toarray()
     rho_low, rho_high = fit.responder_interval
     summary = {
         "n_source": int(x.shape[0]),
@@ -81,14 +68,7 @@ def target_result(
         target=target,
         delta=disp.kept,
         response=disp.response,
-        target_response=target_response(
-            tx_near,
-            disp.response,
-            y_sel[:, near],
-            scale=x_sel[:, near].std(0),
-            source_groups=fit.source_states,
-            target_groups=fit.target_states,
-        ),
+        target_response=fit.target_response,
         mean_displacement=disp.mean,
         mean_abs_displacement=disp.mean_abs,
         support_fraction=disp.support,

@@ -10,6 +10,7 @@ from ..core import named_seed
 from . import _checkpoint
 from ._context import fitting
 from ._fit_target import torch_num_threads
+from ._methods import uses
 
 if TYPE_CHECKING:
     import os
@@ -22,10 +23,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TRAINED", "run_fits", "run_targets"]
-
-#: the methods that train networks (and so show a progress bar per target)
-TRAINED = ("sparse_icnn", "conditional")
+__all__ = ["run_fits", "run_targets"]
 
 
 def run_targets(
@@ -149,7 +147,7 @@ def run_fits(
         # a fixed-λ sparse ICNN knows its steps; a λ search and the states of the default do not
         total = spec.config.n_iters if spec.method == "sparse_icnn" and not spec.searches_lam else None
         with tqdm(
-            total=total, desc=str(t), disable=not progress or spec.method not in TRAINED, leave=False
+            total=total, desc=str(t), disable=not progress or not uses(spec.method, "n_iters"), leave=False
         ) as bar:
 
             def update(record: dict[str, float], bar: Any = bar) -> None:

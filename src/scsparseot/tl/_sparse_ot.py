@@ -16,8 +16,8 @@ from .._validation import warn_data_issues
 from ._args import check_sparse_ot_args
 from ._context import records_warnings
 from ._data import read_groups
-from ._fit_target import fit_target
-from ._results import MAX_RESPONSE_GENES, target_results, write_target_results
+from ._fit_target import MAX_RESPONSE_GENES, fit_target
+from ._results import target_results, write_target_results
 from ._runner import run_targets
 from ._spec import FitSpec
 
