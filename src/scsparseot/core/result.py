@@ -75,6 +75,15 @@ class MapFit:
     target_response
         Response score of each target cell (the mean score of its nearest transported source cells,
         :func:`~scsparseot.core.target_response`), where the caller computed it.
+
+    Examples
+    --------
+    >>> from scsparseot.core import MapFit
+    >>> fit = MapFit(responder_fraction=0.3, responder_fraction_se=0.05)
+    >>> [round(v, 3) for v in fit.responder_interval]
+    [0.202, 0.398]
+    >>> fit.reason, fit.map is None
+    ('closed_form', True)
     """
 
     map: SparseOTMap | ConditionalMap | None = None
