@@ -14,6 +14,10 @@ Written under ``key`` (``key_added``):
   source cells nearest to the cell in the selected genes (the 50 most moved ones at most;
   :func:`scsparseot.core.target_response`);
   NaN elsewhere.
+* ``adata.obs[f"{key}_state"]`` (states from ``state_key``, shared by the targets) or
+  ``adata.obs[f"{key}_state_{target}"]`` (states each target's fit found): categorical state of
+  every source and target cell, NaN elsewhere; ``uns[key]["state_columns"]`` maps each target to
+  its column (methods with states only).
 * ``adata.varm[f"{key}_support"]``: DataFrame ``n_vars × n_targets``, share of source cells in
   which the gene moves.
 * ``adata.uns[key]`` with ``params`` (resolved arguments), ``summary`` (one row per target),
@@ -21,7 +25,10 @@ Written under ``key`` (``key_added``):
   ``history`` (one row per target × evaluation), ``moves`` (one row per target × λ move of an
   automatic search), ``maps`` (the weights of each fitted map, by the target's position in ``summary``)
   and ``warnings`` (the messages of the warnings the fit raised, as an array of str; see
-  :func:`write_warnings`).
+  :func:`write_warnings`). Methods with states add ``states`` (per target position: the state
+  names, the per-state table and the gene × state arrays of :attr:`TargetResult.states`, read by
+  :func:`scsparseot.get.state_genes`) and ``composition`` (one row per target × state: the
+  :func:`scsparseot.get.composition` table).
 """
 
 from __future__ import annotations
@@ -68,8 +75,17 @@ SUMMARY_COLUMNS = (
     "diverged",
     "reason",
     "null",
+    "test_level",
+    "n_states",
+    "composition_state",
+    "composition_log2_ratio",
+    "composition_adj_p_value",
     "seconds",
 )
+#: the per-state arrays of ``uns[key]["states"][pos]``, one entry per state
+STATE_ARRAYS = ("names", "n_source", "n_target", "tested", "responds", "n_moved_genes")
+#: the gene × state arrays of ``uns[key]["states"][pos]``, ``(n_states, n_fitted_genes)``
+STATE_GENE_ARRAYS = ("source_mean", "target_mean", "shift", "p_value", "adj_p_value", "moved")
 
 
 def layer_key(key: str, target: str, n_targets: int) -> str:
@@ -80,6 +96,11 @@ def layer_key(key: str, target: str, n_targets: int) -> str:
 def response_key(key: str, target: str) -> str:
     """Obs column of the per-cell response score of ``target``."""
     return f"{key}_response_{target}"
+
+
+def state_key(key: str, target: str | None) -> str:
+    """Obs column of the cells' states: shared (``target=None``, states from ``state_key``) or one target's."""
+    return f"{key}_state" if target is None else f"{key}_state_{target}"
 
 
 def support_key(key: str) -> str:
@@ -107,6 +128,12 @@ class TargetResult:
     moves: dict[str, np.ndarray]
     map_arrays: dict[str, np.ndarray] | None
     rank_by_p_value: bool = False  # the map's p-values come from exact tests: rank by evidence
+    # methods with states: each source and target cell's state name, the STATE_ARRAYS and
+    # STATE_GENE_ARRAYS (plus "sd", the source cells' per-gene sd), and the composition table
+    source_states: np.ndarray | None = None
+    target_states: np.ndarray | None = None
+    states: dict[str, np.ndarray] | None = None
+    composition: dict[str, np.ndarray] | None = None
 
 
 def gene_table(target: str, genes: np.ndarray, res: TargetResult) -> pd.DataFrame:
@@ -160,8 +187,13 @@ def write_results(
     source_rows: np.ndarray,
     target_rows: dict[str, np.ndarray],
     gene_idx: np.ndarray,
+    shared_states: bool = False,
 ) -> list[str]:
-    """Write all results in one go; returns the names of the fields written (for logging)."""
+    """Write all results in one go; returns the names of the fields written (for logging).
+
+    ``shared_states``: the states are the same labels for every target (``state_key``), written
+    to one obs column.
+    """
     n_obs, n_vars = adata.n_obs, adata.n_vars
     targets = [r.target for r in results]
     genes = adata.var_names.to_numpy()[gene_idx].astype(str)
@@ -186,6 +218,8 @@ def write_results(
         score[target_rows[res.target]] = res.target_response
         adata.obs[response_key(key, res.target)] = score
         written.append(f"obs[{response_key(key, res.target)!r}]")
+    state_columns = _write_states(adata, key, results, source_rows, target_rows, shared=shared_states)
+    written += [f"obs[{c!r}]" for c in dict.fromkeys(state_columns.values())]
     adata.varm[support_key(key)] = support
     written.append(f"varm[{support_key(key)!r}]")
     summary = pd.DataFrame([r.summary for r in results], index=pd.Index(targets, name="target"))
@@ -201,8 +235,57 @@ def write_results(
         "moves": _long(results, "moves"),
         "maps": {str(i): r.map_arrays for i, r in enumerate(results) if r.map_arrays is not None},
     }
+    if state_columns:
+        adata.uns[key]["state_columns"] = state_columns
+        adata.uns[key]["states"] = {str(i): r.states for i, r in enumerate(results) if r.states is not None}
+        adata.uns[key]["composition"] = _composition_table(results)
     written.append(f"uns[{key!r}]")
     return written
+
+
+def _write_states(
+    adata: AnnData,
+    key: str,
+    results: list[TargetResult],
+    source_rows: np.ndarray,
+    target_rows: dict[str, np.ndarray],
+    *,
+    shared: bool,
+) -> dict[str, str]:
+    """The obs columns of the cells' states (one shared, or one per target); returns target → column."""
+    columns: dict[str, str] = {}
+    shared_labels = np.full(adata.n_obs, None, dtype=object)
+    for res in results:
+        if res.source_states is None:
+            continue
+        col = state_key(key, None if shared else res.target)
+        columns[res.target] = col
+        labels = shared_labels if shared else np.full(adata.n_obs, None, dtype=object)
+        labels[source_rows] = res.source_states
+        labels[target_rows[res.target]] = res.target_states
+        if not shared:
+            adata.obs[col] = _categorical(labels, res.states["names"])
+    if shared and columns:
+        names = next(r.states["names"] for r in results if r.states is not None)
+        adata.obs[state_key(key, None)] = _categorical(shared_labels, names)
+    return columns
+
+
+def _categorical(labels: np.ndarray, names: np.ndarray) -> pd.Categorical:
+    return pd.Categorical(labels, categories=pd.unique(np.asarray(names, dtype=str)))
+
+
+def _composition_table(results: list[TargetResult]) -> pd.DataFrame:
+    """One row per target × state: ``target, state`` and the composition columns."""
+    frames = [
+        pd.DataFrame({"target": r.target, "state": np.asarray(r.states["names"], dtype=str), **r.composition})
+        for r in results
+        if r.composition is not None
+    ]
+    df = pd.concat(frames, ignore_index=True)
+    df["target"] = pd.Categorical(df["target"], categories=[r.target for r in results])
+    df["test"] = df["test"].astype(str)
+    return df
 
 
 def write_warnings(adata: AnnData, key: str, messages: list[str]) -> str:
@@ -231,6 +314,9 @@ def _drop_previous(adata: AnnData, key: str) -> None:
         adata.layers.pop(layer_key(key, t, len(targets)), None)
         if response_key(key, t) in adata.obs:
             del adata.obs[response_key(key, t)]
+    for col in set(dict(old.get("state_columns", {})).values()):
+        if col in adata.obs:
+            del adata.obs[col]
 
 
 def read_results(adata: AnnData, key: str) -> dict[str, Any]:

@@ -113,6 +113,34 @@ def check_groups(
     return source_rows, target_rows
 
 
+def check_labels(adata: AnnData, name: str, key: Any, rows: np.ndarray, groupby: str) -> np.ndarray:
+    """The obs column ``key`` (given as argument ``name``) as str labels of every cell, checked on ``rows``.
+
+    Raises a :class:`TypeError` for a key that is not a string, a :class:`KeyError` for a missing
+    column and a :class:`ValueError` for the group column itself or labels missing among ``rows``.
+    """
+    if not isinstance(key, str):
+        msg = f"{name} must be the name of an obs column (a str), got {type(key).__name__}."
+        raise TypeError(msg)
+    if key not in adata.obs.columns:
+        cols = ", ".join(map(repr, list(adata.obs.columns)[:20]))
+        msg = f"{name}={key!r} is not a column of adata.obs; columns: {cols}."
+        raise KeyError(msg)
+    if key == groupby:
+        msg = f"{name}={key!r} is the groupby column itself; name the column of each cell's {'state (e.g. cell type)' if name == 'state_key' else 'replicate (well, plate, donor)'}."
+        raise ValueError(msg)
+    col = adata.obs[key]
+    missing = int(col.iloc[rows].isna().sum())
+    if missing:
+        msg = (
+            f"adata.obs[{key!r}] ({name}) has {missing} missing label(s) among the fitted cells; give every "
+            f"source and target cell a label (e.g. adata.obs[{key!r}] = adata.obs[{key!r}].astype(str)) "
+            "or leave those cells out."
+        )
+        raise ValueError(msg)
+    return col.astype(str).to_numpy()
+
+
 def check_layer(adata: AnnData, layer: str | None) -> Any:
     """Return the matrix to read (``adata.X`` or a layer) after checking it is numeric."""
     if layer is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -190,18 +192,20 @@ def test_bad_cells_are_named():
 
 def test_test_weights_split_the_level_and_steer_the_ranking():
     """A gene's p-value is min(1, p_global / w0, K·p_state / w1, p_spread / w2): all weight on the global
-    test gives the Welch p-value itself; weight on the spread test finds a gene whose mean stays."""
+    test gives the Welch p-value itself (one state: the stratified test is Welch's); weight on the
+    spread test finds a gene whose mean stays."""
     from scipy import stats
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(400, 30)), rng.normal(size=(400, 30))
     y[:, 3] += 0.4  # a mean shift of every cell
     y[:, 7] *= 2.0  # a change of spread, the mean unchanged
-    only_global = fit_conditional(x, y, config=ConditionalConfig(weights=(1.0, 0.0, 0.0)), train=False)
+    one = ConditionalConfig(n_states=1)
+    only_global = fit_conditional(x, y, config=replace(one, weights=(1.0, 0.0, 0.0)), train=False)
     welch = stats.ttest_ind(y, x, equal_var=False).pvalue
     np.testing.assert_allclose(only_global.p_value, welch, rtol=1e-4)
     assert not only_global.adj_p_value[7] <= 0.05
-    default = fit_conditional(x, y, train=False)
+    default = fit_conditional(x, y, config=one, train=False)
     assert np.flatnonzero(default.adj_p_value <= 0.05).tolist() == [3, 7]
     # the default's global weight 0.7: the shifted gene's p-value is its Welch p-value / 0.7
     np.testing.assert_allclose(default.p_value[3], welch[3] / 0.7, rtol=1e-4)

@@ -157,6 +157,8 @@ def run_fit(args: argparse.Namespace) -> int:
             checkpoint_dir=args.checkpoint_dir,
             progress=tty,
             key_added=args.key_added,
+            state_key=args.state_key,
+            replicate_key=args.replicate_key,
         )
     finally:
         stop()

@@ -182,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
         "states of the conditional map",
         "settings of scsparseot.core.ConditionalConfig (--method conditional only)",
     )
+    states.add_argument(
+        "--state-key", help="obs column of each cell's state (e.g. cell_type), used as the map's states"
+    )
+    states.add_argument(
+        "--replicate-key",
+        help="obs column of each cell's replicate (well, plate, donor): genes are tested across replicates",
+    )
     states.add_argument("--n-states", type=_int(1), help="largest number of cell states (default 6)")
     states.add_argument(
         "--n-pcs", type=_int(1), help="principal components of the state embedding (default 20)"

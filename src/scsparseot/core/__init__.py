@@ -6,6 +6,7 @@ from ._device import named_seed, resolve_device
 from .annealing import AnnealConfig, anneal_lambda, constrain_dimension, searches_lambda
 from .calibration import benjamini_hochberg, empirical_pvalues, gene_scores, null_scores, null_split_sizes
 from .cells import CellData
+from .composition import composition_test
 from .conditional import ConditionalFit, ConditionalMap, fit_conditional
 from .conditional_config import ConditionalConfig
 from .fit import fit_map
@@ -59,6 +60,7 @@ __all__ = [
     "anneal_lambda",
     "as_cells",
     "benjamini_hochberg",
+    "composition_test",
     "constrain_dimension",
     "default_support_tol",
     "displacement_dim",

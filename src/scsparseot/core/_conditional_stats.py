@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
+from ._replicate_stats import group_means, moderated_t
 from ._state_geometry import embed, nearest
 from .calibration import benjamini_hochberg
 
 if TYPE_CHECKING:
+    from ._replicate_stats import ReplicateDesign
     from .conditional_config import ConditionalConfig
 
 #: the PCA of the state embedding is fitted on at most this many cells (a seeded subsample)
@@ -53,21 +55,33 @@ def two_groups(z: np.ndarray, n_iter: int = 200) -> tuple[np.ndarray, float]:
 
 
 def embed_and_cluster(
-    x: np.ndarray, y: np.ndarray, keep: np.ndarray, config: ConditionalConfig, n_states: int, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    keep: np.ndarray,
+    config: ConditionalConfig,
+    n_states: int,
+    seed: int,
+    labels: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """PCA of the cells of ``x`` and ``y`` in the genes ``keep`` and Ward states.
+    """PCA of the source cells ``x`` in the genes ``keep``, Ward states of them (or the given ``labels``).
 
-    Returns ``(labels of x, labels of y, pca_mean, components, centroids)``. The PCA is fitted on at
-    most :data:`PCA_MAX_CELLS` cells and the clustering on at most ``config.max_cluster_cells``
-    (seeded subsamples); every cell then joins its nearest centroid.
+    Returns ``(labels of x, labels of y, pca_mean, components, centroids)``. The states are the
+    source (control) cells' own: the PCA is fitted on at most :data:`PCA_MAX_CELLS` of them and the
+    clustering on at most ``config.max_cluster_cells`` (seeded subsamples), and every cell, source
+    or target, then joins its nearest centroid. So the target cells are placed among the states
+    the source has: cells the drug moved join the state they came from (nearest in the genes it
+    did not move) instead of forming one of their own, and a state the drug depleted keeps its
+    remaining cells. With ``labels`` (state codes
+    ``0 … n_states − 1`` of the source and the target cells) the states are those labels and the
+    centroids their mean embeddings (where a new cell without a label goes).
     """
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(seed)
-    n_x, n, d = x.shape[0], x.shape[0] + y.shape[0], x.shape[1]
-    rows = np.sort(rng.choice(n, PCA_MAX_CELLS, replace=False)) if n > PCA_MAX_CELLS else np.arange(n)
-    sample = np.vstack([x[rows[rows < n_x]], y[rows[rows >= n_x] - n_x]])[:, keep]
+    n_x, d = x.shape[0], x.shape[1]
+    rows = np.sort(rng.choice(n_x, PCA_MAX_CELLS, replace=False)) if n_x > PCA_MAX_CELLS else np.arange(n_x)
+    sample = x[rows][:, keep]
     n_pcs = int(min(config.n_pcs, sample.shape[0] - 1, sample.shape[1] - 1))
     pca_mean = np.zeros(d, np.float32)
     components = np.zeros((max(n_pcs, 1), d), np.float32)
@@ -77,17 +91,24 @@ def embed_and_cluster(
         pca_mean[keep] = pca.mean_
         components[:, keep] = pca.components_
     emb = np.vstack([embed(x, pca_mean, components), embed(y, pca_mean, components)])
+    if labels is not None:
+        codes = np.r_[labels[0], labels[1]]
+        counts = np.maximum(np.bincount(codes, minlength=n_states), 1)[:, None]
+        centroids = np.stack(
+            [np.bincount(codes, emb[:, j], minlength=n_states) for j in range(emb.shape[1])], 1
+        )
+        return labels[0], labels[1], pca_mean, components, (centroids / counts).astype(np.float32)
     if n_states == 1:
-        centroids = emb.mean(0, keepdims=True)
+        centroids = emb[:n_x].mean(0, keepdims=True)
     else:
-        idx = np.arange(n)
-        if n > config.max_cluster_cells:
-            idx = np.sort(rng.choice(n, config.max_cluster_cells, replace=False))
+        idx = np.arange(n_x)
+        if n_x > config.max_cluster_cells:
+            idx = np.sort(rng.choice(n_x, config.max_cluster_cells, replace=False))
         sub_labels = AgglomerativeClustering(n_clusters=n_states, linkage="ward").fit_predict(emb[idx])
         centroids = np.stack([emb[idx][sub_labels == c].mean(0) for c in range(n_states)])
     # every cell (clustered or not) belongs to its nearest centroid, as ConditionalMap.states decides
-    labels = nearest(emb, centroids)
-    return labels[:n_x], labels[n_x:], pca_mean, components, centroids
+    labels_ = nearest(emb, centroids)
+    return labels_[:n_x], labels_[n_x:], pca_mean, components, centroids
 
 
 def weighted_bonferroni(p_values: tuple[np.ndarray, ...], weights: tuple[float, ...]) -> np.ndarray:
@@ -117,9 +138,9 @@ class GlobalTests:
     Attributes
     ----------
     shift, p_global
-        Mean shift (target − source) and its Welch p-value.
+        Mean shift (target − source) and its p-value.
     p_spread
-        Brown–Forsythe p-value of a change of spread (``None`` when not tested).
+        P-value of a change of spread (``None`` when not tested).
     """
 
     shift: np.ndarray
@@ -128,9 +149,11 @@ class GlobalTests:
 
 
 def global_tests(zx: np.ndarray, zy: np.ndarray, *, spread: bool) -> GlobalTests:
-    """Welch test of each gene's mean shift over all cells and, with ``spread``, Brown–Forsythe's of its spread.
+    """Welch test of each gene's mean shift over all cells pooled and, with ``spread``, Brown–Forsythe's of its spread.
 
-    Brown–Forsythe is a Welch test of the absolute deviations from each group's median.
+    Brown–Forsythe is a Welch test of the absolute deviations from each group's median. Pooled over
+    states, these tests also see a change of the mix of states: the calls use them only where no
+    state has cells enough on both sides (:func:`cell_tests`).
     """
     shift, se, df = welch(zx, zy)
     p_spread = None
@@ -138,6 +161,190 @@ def global_tests(zx: np.ndarray, zy: np.ndarray, *, spread: bool) -> GlobalTests
         g, se_g, df_g = welch(np.abs(zx - np.median(zx, 0)), np.abs(zy - np.median(zy, 0)))
         p_spread = two_sided(g / se_g, df_g)
     return GlobalTests(shift=shift, p_global=two_sided(shift / se, df), p_spread=p_spread)
+
+
+def stratified(
+    shifts: np.ndarray, ses: np.ndarray, dfs: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shifts of several states combined with fixed ``weights``: the combined shift and its p-value.
+
+    ``Σ_c w_c b_c`` with variance ``Σ_c w_c² se_c²`` and Welch–Satterthwaite degrees of freedom
+    ``(Σ_c v_c)² / Σ_c v_c² / df_c`` (``v_c = w_c² se_c²``). With weights fixed by the source
+    composition it compares like with like: a change of the mix of states, with no shift within
+    any state, leaves every ``b_c`` at zero in expectation (direct standardisation).
+    """
+    w = (weights / weights.sum())[:, None]
+    v = (w * ses) ** 2
+    shift = (w * shifts).sum(0)
+    se = np.sqrt(np.maximum(v.sum(0), 1e-24))
+    df = v.sum(0) ** 2 / np.maximum((v**2 / dfs).sum(0), 1e-300)
+    return shift, two_sided(shift / se, np.maximum(df, 1.0))
+
+
+@dataclass(frozen=True)
+class GeneTests:
+    """Each gene's tests within the states and combined over them (cells or replicates as units).
+
+    Attributes
+    ----------
+    tested
+        The states tested.
+    shifts, ses, p_state
+        Per state and gene: the shift, its standard error (for a replicate test the error that
+        makes ``shift / se`` the normal quantile of its p-value) and p-value; shift 0, error 1 and
+        p-value 1 in untested states.
+    overall
+        The stratified tests over the tested states (:func:`stratified`), weights fixed by the
+        source composition.
+    level
+        ``"cells"`` or ``"replicates"``: the units the tests count.
+    """
+
+    tested: list[int]
+    shifts: np.ndarray
+    ses: np.ndarray
+    p_state: np.ndarray
+    overall: GlobalTests
+    level: str
+
+
+def cell_tests(
+    zx: np.ndarray,
+    zy: np.ndarray,
+    lx: np.ndarray,
+    ly: np.ndarray,
+    tested: list[int],
+    n_states: int,
+    *,
+    spread: bool,
+) -> GeneTests:
+    """Welch tests within each tested state, cells as units, and their stratified combination.
+
+    The spread test is Brown–Forsythe's within each state (absolute deviations from each side's
+    median there), combined alike.
+    """
+    d = zx.shape[1]
+    shifts, ses, dfs = np.zeros((n_states, d)), np.ones((n_states, d)), np.ones((n_states, d))
+    g, g_se, g_df = (np.zeros((len(tested), d)), np.ones((len(tested), d)), np.ones((len(tested), d)))
+    for i, c in enumerate(tested):
+        a, b = zx[lx == c], zy[ly == c]
+        shifts[c], ses[c], dfs[c] = welch(a, b)
+        if spread:
+            g[i], g_se[i], g_df[i] = welch(np.abs(a - np.median(a, 0)), np.abs(b - np.median(b, 0)))
+    p_state = two_sided(shifts / ses, dfs)
+    if not tested:
+        return GeneTests(tested, shifts, ses, p_state, global_tests(zx, zy, spread=spread), "cells")
+    w = np.bincount(lx, minlength=n_states)[tested].astype(np.float64)
+    shift, p_global = stratified(shifts[tested], ses[tested], dfs[tested], w)
+    p_spread = stratified(g, g_se, g_df, w)[1] if spread else None
+    return GeneTests(tested, shifts, ses, p_state, GlobalTests(shift, p_global, p_spread), "cells")
+
+
+def replicate_tests(
+    zx: np.ndarray,
+    zy: np.ndarray,
+    lx: np.ndarray,
+    ly: np.ndarray,
+    tested: list[int],
+    n_states: int,
+    design: ReplicateDesign,
+    *,
+    spread: bool,
+    min_cells: int,
+) -> GeneTests | None:
+    """Moderated t tests across replicates within each state and over the states (``None``: none possible).
+
+    Within state ``c`` each replicate with at least ``min_cells`` of its cells is one observation
+    (their mean). Over the states, each replicate's observation is its states' means weighted by
+    the source composition, over the states every used replicate has cells in (so that a change of
+    mix does not move it); the spread test does the same with each cell's absolute deviation from
+    its side's median in its state.
+    """
+    d, n_rep = zx.shape[1], design.names.size
+    rep = np.r_[design.source, design.target]
+    side = np.r_[np.zeros(len(zx), bool), np.ones(len(zy), bool)]
+    states = np.r_[lx, ly]
+    z = np.vstack([zx, zy])
+    shifts, ses, p_state = np.zeros((n_states, d)), np.ones((n_states, d)), np.ones((n_states, d))
+    per_state, kept = {}, []
+    for c in tested:
+        rows = states == c
+        groups = rep[rows] + n_rep * side[rows]  # replicate × side
+        means, counts = group_means(z[rows], groups, 2 * n_rep)
+        use = counts >= min_cells
+        per_state[c] = (means, counts)
+        res = _replicate_fit(means[use], np.flatnonzero(use), n_rep)
+        if res is None:
+            continue
+        kept.append(c)
+        shifts[c], se, p_state[c], _ = res
+        ses[c] = _normal_se(shifts[c], se, p_state[c])
+    if not kept:
+        return None
+    w = np.bincount(lx, minlength=n_states).astype(np.float64)
+    overall = _replicate_overall(per_state, kept, w, n_rep, min_cells)
+    if overall is None:
+        return None
+    p_spread = None
+    if spread:
+        dev = np.abs(z - _side_state_medians(z, states, side, kept))
+        dev_state = {}
+        for c in kept:
+            rows = states == c
+            dev_state[c] = group_means(dev[rows], rep[rows] + n_rep * side[rows], 2 * n_rep)
+        spread_test = _replicate_overall(dev_state, kept, w, n_rep, min_cells)
+        p_spread = np.ones(d) if spread_test is None else spread_test[1]
+    return GeneTests(kept, shifts, ses, p_state, GlobalTests(overall[0], overall[1], p_spread), "replicates")
+
+
+def _replicate_fit(
+    means: np.ndarray, groups: np.ndarray, n_rep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """:func:`moderated_t` of rows of replicate means (``groups``: replicate + ``n_rep`` × side), blocked when paired."""
+    treated, rep = groups >= n_rep, groups % n_rep
+    if not treated.any() or treated.all():
+        return None
+    paired = np.intersect1d(rep[treated], rep[~treated]).size > 0
+    return moderated_t(means, treated, rep if paired else None)
+
+
+def _replicate_overall(
+    per_state: dict[int, tuple[np.ndarray, np.ndarray]],
+    kept: list[int],
+    weights: np.ndarray,
+    n_rep: int,
+    min_cells: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each replicate's composition-weighted mean over the states it has cells in, tested across replicates."""
+    counts = np.stack([per_state[c][1] for c in kept])  # states × (replicate × side)
+    used = counts.sum(0) >= min_cells
+    common = [i for i, c in enumerate(kept) if np.all(counts[i, used] > 0)]
+    if not common:
+        return None
+    w = weights[[kept[i] for i in common]]
+    profile = sum(wi * per_state[kept[i]][0] for wi, i in zip(w, common, strict=True)) / w.sum()
+    res = _replicate_fit(profile[used], np.flatnonzero(used), n_rep)
+    if res is None:
+        return None
+    return res[0], res[2]
+
+
+def _side_state_medians(z: np.ndarray, states: np.ndarray, side: np.ndarray, kept: list[int]) -> np.ndarray:
+    """Each cell's side-and-state median of every gene (the cell itself where its state is not kept)."""
+    out = z.copy()
+    for c in kept:
+        for s in (False, True):
+            rows = (states == c) & (side == s)
+            if rows.any():
+                out[rows] = np.median(z[rows], 0)
+    return out
+
+
+def _normal_se(shift: np.ndarray, se: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The error that makes ``shift / error`` the two-sided normal quantile of ``p`` (``se`` where undefined)."""
+    q = stats.norm.isf(np.clip(p, 1e-300, 1.0) / 2)
+    ok = (shift != 0) & (q > 1e-8)
+    return np.where(ok, np.abs(shift) / np.where(ok, q, 1.0), se)
 
 
 @dataclass(frozen=True)
@@ -151,12 +358,16 @@ class StateTests:
     pca_mean, components, centroids
         The state embedding (:func:`embed_and_cluster`).
     tested
-        States with enough source and target cells to be tested.
+        States with enough source and target cells (or replicates) to be tested.
     shifts, ses, p_state
-        Per state and gene: the mean shift, its standard error and Welch p-value (``(n_states, d)``;
+        Per state and gene: the mean shift, its standard error and p-value (``(n_states, d)``;
         shift 0, error 1 in untested states).
+    overall
+        Each gene's stratified tests over the states (shift, p-value, spread p-value).
+    level
+        ``"cells"`` or ``"replicates"``: the units of the tests.
     p_mean
-        Weighted-Bonferroni p-value of the mean tests alone (global and best state).
+        Weighted-Bonferroni p-value of the mean tests alone (stratified and best state).
     p_value, adj_p_value, selected
         Each gene's combined p-value (with the spread test), its Benjamini–Hochberg adjustment and
         the selection at the level ``fdr``.
@@ -171,6 +382,8 @@ class StateTests:
     shifts: np.ndarray
     ses: np.ndarray
     p_state: np.ndarray
+    overall: GlobalTests
+    level: str
     p_mean: np.ndarray
     p_value: np.ndarray
     adj_p_value: np.ndarray
@@ -192,23 +405,38 @@ def find_states(
     y: np.ndarray,
     zx: np.ndarray,
     zy: np.ndarray,
-    genes: GlobalTests,
     *,
     config: ConditionalConfig,
     n_states: int,
     fdr: float,
     seed: int,
+    labels: tuple[np.ndarray, np.ndarray] | None = None,
+    replicates: ReplicateDesign | None = None,
 ) -> StateTests:
-    """Embed and cluster the cells, test every gene within each state and select genes.
+    """Embed and cluster the cells (or take their ``labels``), test every gene within each state and select genes.
 
     Two passes: the second embeds the cells without the genes the first selected, so that the
-    drug's response does not move the embedding. A gene's p-value is the weighted-Bonferroni
-    combination of its global p-value, the Bonferroni-corrected smallest state p-value and its
-    spread p-value (``config.weights``); Benjamini–Hochberg at ``fdr`` selects.
+    drug's response does not move the embedding. A
+    gene's p-value is the weighted-Bonferroni combination of its stratified p-value, the
+    Bonferroni-corrected smallest state p-value and its stratified spread p-value
+    (``config.weights``); Benjamini–Hochberg at ``fdr`` selects. With ``replicates``, every test
+    counts replicates, not cells (:func:`replicate_tests`).
     """
     keep = np.ones(x.shape[1], dtype=bool)
     for _ in range(2):
-        calls = _state_tests(x, y, zx, zy, genes, keep, config=config, n_states=n_states, fdr=fdr, seed=seed)
+        calls = _state_tests(
+            x,
+            y,
+            zx,
+            zy,
+            keep,
+            config=config,
+            n_states=n_states,
+            fdr=fdr,
+            seed=seed,
+            labels=labels,
+            replicates=replicates,
+        )
         if calls.selected.all() or not calls.selected.any():
             break
         keep = ~calls.selected
@@ -220,30 +448,34 @@ def _state_tests(
     y: np.ndarray,
     zx: np.ndarray,
     zy: np.ndarray,
-    genes: GlobalTests,
     keep: np.ndarray,
     *,
     config: ConditionalConfig,
     n_states: int,
     fdr: float,
     seed: int,
+    labels: tuple[np.ndarray, np.ndarray] | None,
+    replicates: ReplicateDesign | None,
 ) -> StateTests:
     """One pass of :func:`find_states`: states from the genes ``keep``, then the tests and calls."""
-    lx, ly, pca_mean, components, centroids = embed_and_cluster(x, y, keep, config, n_states, seed)
-    d = x.shape[1]
+    lx, ly, pca_mean, components, centroids = embed_and_cluster(x, y, keep, config, n_states, seed, labels)
     tested = [c for c in range(n_states) if min((lx == c).sum(), (ly == c).sum()) >= config.min_cells]
-    shifts, ses, dfs = np.zeros((n_states, d)), np.ones((n_states, d)), np.ones((n_states, d))
-    for c in tested:
-        shifts[c], ses[c], dfs[c] = welch(zx[lx == c], zy[ly == c])
-    p_state = two_sided(shifts / ses, dfs)
-    k = max(len(tested), 1)
-    p_best = p_state[tested].min(0) if tested else np.ones(d)
-    p_mean = weighted_bonferroni((genes.p_global, k * p_best), config.weights[:2])
-    p_value = (
-        p_mean
-        if genes.p_spread is None
-        else weighted_bonferroni((genes.p_global, k * p_best, genes.p_spread), config.weights)
-    )
+    tests = None
+    if replicates is not None:
+        tests = replicate_tests(
+            zx,
+            zy,
+            lx,
+            ly,
+            tested,
+            n_states,
+            replicates,
+            spread=config.spread,
+            min_cells=config.min_replicate_cells,
+        )
+    if tests is None:
+        tests = cell_tests(zx, zy, lx, ly, tested, n_states, spread=config.spread)
+    p_mean, p_value = _combined(tests.overall, tests.p_state, tests.tested, config)
     adj = benjamini_hochberg(p_value)
     return StateTests(
         source_states=lx,
@@ -251,15 +483,29 @@ def _state_tests(
         pca_mean=pca_mean,
         components=components,
         centroids=centroids,
-        tested=tested,
-        shifts=shifts,
-        ses=ses,
-        p_state=p_state,
+        tested=tests.tested,
+        shifts=tests.shifts,
+        ses=tests.ses,
+        p_state=tests.p_state,
+        overall=tests.overall,
+        level=tests.level,
         p_mean=p_mean,
         p_value=p_value,
         adj_p_value=adj,
         selected=adj <= fdr,
     )
+
+
+def _combined(
+    genes: GlobalTests, p_state: np.ndarray, tested: list[int], config: ConditionalConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted-Bonferroni p-values of the mean tests alone and with the spread test."""
+    k = max(len(tested), 1)
+    p_best = p_state[tested].min(0) if tested else np.ones(p_state.shape[1])
+    p_mean = weighted_bonferroni((genes.p_global, k * p_best), config.weights[:2])
+    if genes.p_spread is None:
+        return p_mean, p_mean
+    return p_mean, weighted_bonferroni((genes.p_global, k * p_best, genes.p_spread), config.weights)
 
 
 def cochran_q(states: StateTests) -> np.ndarray:

@@ -50,11 +50,14 @@ context is the cell's state).
 from __future__ import annotations
 
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._conditional_stats import StateTests, cochran_q, find_states, global_tests
+from .._warnings import find_stack_level
+from ._conditional_stats import StateTests, cochran_q, find_states
+from ._replicate_stats import ReplicateDesign, group_means
 from ._rows import check_cells
 from ._scale import floored_sd
 from ._state_maps import (
@@ -66,6 +69,7 @@ from ._state_maps import (
     train_states,
 )
 from .calibration import benjamini_hochberg
+from .composition import composition_test
 from .conditional_config import STATE_LAM, ConditionalConfig
 from .conditional_map import ConditionalMap
 from .result import ConditionalFit
@@ -91,6 +95,10 @@ def fit_conditional(
     seed: int = 0,
     genes: list[str] | None = None,
     callback: Callable[[dict[str, float]], None] | None = None,
+    source_labels: np.ndarray | None = None,
+    target_labels: np.ndarray | None = None,
+    source_replicates: np.ndarray | None = None,
+    target_replicates: np.ndarray | None = None,
 ) -> ConditionalFit:
     """Fit a state-conditional sparse OT map from ``x`` (source cells) to ``y`` (target cells).
 
@@ -120,6 +128,15 @@ def fit_conditional(
     callback
         Called with every logged training record (``step`` counted over the states, ``state``,
         ``lam``, ``dim``, ``err``, ...), e.g. to drive a progress bar.
+    source_labels, target_labels
+        The state of every source and target cell (e.g. annotated cell types), used as the map's
+        states instead of the clusters it finds; a label with fewer than ``config.min_cells``
+        cells on either side is reported (``states``), not tested and not moved.
+    source_replicates, target_replicates
+        The replicate (well, plate, lane, donor) of every source and target cell. With at least
+        2 replicates on each side the genes are tested across replicates
+        (:mod:`scsparseot.core._replicate_stats`), blocked on labels that hold cells on both sides;
+        with fewer, a warning, and the cells are tested.
 
     Returns
     -------
@@ -152,11 +169,32 @@ def fit_conditional(
         raise ValueError(msg)
     x, y = _check_pair(x, y)
     d = x.shape[1]
+    labels, names = _state_codes(source_labels, target_labels, x.shape[0], y.shape[0])
+    replicates = _replicates(source_replicates, target_replicates, x.shape[0], y.shape[0])
     mean, sd = x.mean(0, dtype=np.float64), floored_sd(x.std(0, dtype=np.float64))
     zx, zy = _standardise(x, mean, sd), _standardise(y, mean, sd)
-    tests = global_tests(zx, zy, spread=config.spread)
-    n_states = int(max(1, min(config.n_states, (x.shape[0] + y.shape[0]) // 100)))
-    states = find_states(x, y, zx, zy, tests, config=config, n_states=n_states, fdr=fdr, seed=seed)
+    if names is None:
+        n_states = int(max(1, min(config.n_states, (x.shape[0] + y.shape[0]) // 100)))
+    else:
+        n_states = len(names)
+    states = find_states(
+        x,
+        y,
+        zx,
+        zy,
+        config=config,
+        n_states=n_states,
+        fdr=fdr,
+        seed=seed,
+        labels=labels,
+        replicates=replicates,
+    )
+    if names is not None:
+        _warn_small_states(states, names, config.min_cells)
+    if replicates is not None and states.level == "cells":
+        _warn(
+            "no state has replicates enough for a replicate-level test; the cells were tested, as if independent"
+        )
     heterogeneous = states.selected & (cochran_q(states) <= config.heterogeneity)
     # genes called for a change of spread, whose mean shifts alone would not be called, move in every state
     spread = (
@@ -165,7 +203,7 @@ def fit_conditional(
         else np.zeros(d, dtype=bool)
     )
     form = closed_form(
-        zx, zy, states, tests, heterogeneous=heterogeneous, spread=spread, config=config, fdr=fdr
+        zx, zy, states, states.overall, heterogeneous=heterogeneous, spread=spread, config=config, fdr=fdr
     )
     share, share_se = state_responders(zx, zy, states, form, min_cells=config.min_cells, seed=seed)
     tol = 0.1 * sd if support_tol is None else np.broadcast_to(np.asarray(support_tol, np.float64), (d,))
@@ -184,7 +222,8 @@ def fit_conditional(
             seed=seed,
             callback=callback,
         )
-    cmap = _conditional_map(mean, sd, states, form, tol, genes, trained)
+    cmap = _conditional_map(mean, sd, states, form, tol, genes, trained, names)
+    displacement = cmap.displacement(x, states=states.source_states)
     seconds = time.perf_counter() - t0
     return ConditionalFit(
         map=cmap,
@@ -192,7 +231,7 @@ def fit_conditional(
         seconds=seconds,
         **_training_outcome(trained),
         history=state_histories(trained),
-        displacements=summarise_displacements(x, cmap.displacement(x), tol, y=y),
+        displacements=summarise_displacements(x, displacement, tol, y=y),
         p_value=states.p_value,
         adj_p_value=states.adj_p_value,
         selected=states.selected,
@@ -204,6 +243,10 @@ def fit_conditional(
         heterogeneous=heterogeneous,
         states=_state_table(states, form, trained),
         n_tested_states=len(states.tested),
+        state_names=_names(names, n_states),
+        test_level=states.level,
+        state_genes=_state_genes(x, y, states, cmap),
+        composition=_composition(states, _names(names, n_states), source_replicates, target_replicates, fdr),
     )
 
 
@@ -216,6 +259,131 @@ def _check_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
         raise ValueError(msg)
     return x, y
+
+
+def _state_codes(
+    source: np.ndarray | None, target: np.ndarray | None, n_x: int, n_y: int
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, list[str] | None]:
+    """State codes of the given labels (sorted label order) and the labels' names; ``(None, None)`` without."""
+    if source is None and target is None:
+        return None, None
+    if source is None or target is None:
+        msg = "Give both source_labels and target_labels, or neither."
+        raise ValueError(msg)
+    source, target = _labels("source_labels", source, n_x), _labels("target_labels", target, n_y)
+    names, codes = np.unique(np.r_[source, target], return_inverse=True)
+    return (codes[:n_x], codes[n_x:]), names.tolist()
+
+
+def _replicates(
+    source: np.ndarray | None, target: np.ndarray | None, n_x: int, n_y: int
+) -> ReplicateDesign | None:
+    """The replicate design of the given labels; ``None`` (with a warning) with fewer than 2 replicates on a side."""
+    if source is None and target is None:
+        return None
+    if source is None or target is None:
+        msg = "Give both source_replicates and target_replicates, or neither."
+        raise ValueError(msg)
+    design = ReplicateDesign.from_labels(
+        _labels("source_replicates", source, n_x), _labels("target_replicates", target, n_y)
+    )
+    if not design.usable:
+        _warn(
+            f"{design.n_source} source and {design.n_target} target replicate(s): a replicate-level test "
+            "needs at least 2 on each side; the cells were tested, as if independent"
+        )
+        return None
+    return design
+
+
+def _labels(name: str, labels: np.ndarray, n: int) -> np.ndarray:
+    """Labels as strings, one per cell, none missing."""
+    labels = np.asarray(labels, dtype=object)
+    if labels.shape != (n,):
+        msg = f"{name} has shape {labels.shape}; expected one label per cell ({n},)."
+        raise ValueError(msg)
+    missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in labels])
+    if missing.any():
+        msg = f"{name} has {int(missing.sum())} missing label(s); give every cell a label."
+        raise ValueError(msg)
+    return labels.astype(str)
+
+
+def _warn_small_states(states: StateTests, names: list[str], min_cells: int) -> None:
+    """Warn about the labels with too few cells (or replicates) on a side to be tested."""
+    ns = np.bincount(states.source_states, minlength=len(names))
+    nt = np.bincount(states.target_states, minlength=len(names))
+    small = [
+        f"{names[c]!r} ({ns[c]} source, {nt[c]} target)" for c in range(len(names)) if c not in states.tested
+    ]
+    if small:
+        what = "cells" if states.level == "cells" else f"cells, or replicates with {min_cells}+ cells"
+        _warn(
+            f"{len(small)} state(s) have too few {what} on a side to be tested (at least {min_cells} cells "
+            f"each): {', '.join(small[:10])}{' …' if len(small) > 10 else ''}; they are reported in the "
+            "composition and state tables, not tested and not moved"
+        )
+
+
+def _composition(
+    states: StateTests, names: np.ndarray, source_replicates: Any, target_replicates: Any, fdr: float
+) -> dict[str, np.ndarray]:
+    """:func:`~scsparseot.core.composition_test` of the states, across replicates where the genes were tested so.
+
+    Warns when a state's share changed significantly by the test on cells, which assumes
+    independent cells.
+    """
+    reps = (source_replicates, target_replicates) if states.level == "replicates" else (None, None)
+    comp = composition_test(states.source_states, states.target_states, len(names), *reps)
+    changed = np.flatnonzero(comp["adj_p_value"] <= fdr)
+    if comp["test"][0] == "cells" and changed.size:
+        c = changed[np.argmax(np.abs(comp["log2_ratio"][changed]))]
+        _warn(
+            f"the share of {changed.size} state(s) changed (largest: {str(names[c])!r}, log2 ratio "
+            f"{comp['log2_ratio'][c]:.2f}) by Fisher's test on cells, which assumes independent cells; "
+            "give the cells' replicates (replicate_key=) to test across replicates. The gene tests compare "
+            "cells within each state, so the change of mix itself is not called"
+        )
+    return comp
+
+
+def _names(names: list[str] | None, n_states: int) -> np.ndarray:
+    """The states' names: the labels, or ``"0"``, ``"1"``, … for the states the fit found."""
+    return np.asarray(names if names is not None else [str(c) for c in range(n_states)], dtype=str)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message[0].upper() + message[1:] + ".", UserWarning, stacklevel=find_stack_level())
+
+
+def _state_genes(
+    x: np.ndarray, y: np.ndarray, states: StateTests, cmap: ConditionalMap
+) -> dict[str, np.ndarray]:
+    """Per state × gene: the means of each side (data units), the shift (z-scores), p-values and what moves.
+
+    ``adj_p_value`` is Benjamini–Hochberg over the genes × tested states (``NaN`` in untested states);
+    ``moved`` is where the map moves the gene in the state.
+    """
+    n = states.n_states
+    mean_x = group_means(x, states.source_states, n)[0]
+    mean_y = group_means(y, states.target_states, n)[0]
+    tested = np.isin(np.arange(n), states.tested)
+    p = np.where(tested[:, None], states.p_state, np.nan)
+    adj = np.full_like(p, np.nan)
+    if tested.any():
+        adj[tested] = benjamini_hochberg(p[tested].ravel()).reshape(p[tested].shape)
+    moved = (cmap.direction != 0) | (cmap.extra != 0)
+    for c, (cols, _) in cmap.state_maps.items():
+        moved[c] = False
+        moved[c, cols] = True
+    return {
+        "source_mean": mean_x.astype(np.float32),
+        "target_mean": mean_y.astype(np.float32),
+        "shift": states.shifts.astype(np.float32),
+        "p_value": p,
+        "adj_p_value": adj,
+        "moved": moved,
+    }
 
 
 def _standardise(a: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
@@ -231,6 +399,7 @@ def _conditional_map(
     tol: np.ndarray,
     genes: list[str] | None,
     trained: list[StateTraining],
+    state_names: list[str] | None,
 ) -> ConditionalMap:
     """The fitted map: z-score units, the state embedding, each state's closed form and trained network."""
     return ConditionalMap(
@@ -247,6 +416,7 @@ def _conditional_map(
         support_tol=tol,
         genes=genes,
         state_maps={t.state: (t.genes, t.map) for t in trained},
+        state_names=state_names,
     )
 
 

@@ -74,6 +74,9 @@ class ConditionalConfig:
         ``min(1, p_global / w_global, K·p_best_state / w_state, p_spread / w_spread)`` (``K`` tested
         states); non-negative, summing to 1, the global weight positive. Without ``spread`` its
         weight goes to the mean tests in proportion.
+    min_replicate_cells
+        Fewest cells of a state a replicate needs to count as one observation of that state in
+        the replicate-level tests (with replicates).
     train
         :class:`~scsparseot.core.TrainConfig` of each moving state's network (default
         ``scsparseot.core.conditional_config.STATE_TRAIN``); ``n_iters=0`` keeps the closed form.
@@ -88,10 +91,18 @@ class ConditionalConfig:
     max_cluster_cells: int = 5000
     spread: bool = True
     weights: tuple[float, float, float] = TEST_WEIGHTS
+    min_replicate_cells: int = 3
     train: TrainConfig = STATE_TRAIN
 
     def __post_init__(self) -> None:
-        ints = {"n_states": 1, "n_pcs": 1, "n_knots": 2, "min_cells": 2, "max_cluster_cells": 10}
+        ints = {
+            "n_states": 1,
+            "n_pcs": 1,
+            "n_knots": 2,
+            "min_cells": 2,
+            "max_cluster_cells": 10,
+            "min_replicate_cells": 1,
+        }
         for name, low in ints.items():
             check_int(f"ConditionalConfig.{name}", getattr(self, name), low)
         if not 0 < self.heterogeneity < 1:

@@ -59,6 +59,9 @@ class ConditionalMap:
         Per-gene tolerance (data units) below which a displacement counts as zero.
     genes
         Gene names, kept for reference.
+    state_names
+        Names of the states (the labels they came from, e.g. cell types), or ``None`` for states
+        the fit found itself (then named by their index).
 
     Examples
     --------
@@ -93,6 +96,7 @@ class ConditionalMap:
         support_tol: np.ndarray | float,
         genes: list[str] | None = None,
         state_maps: Mapping[int, tuple[np.ndarray, SparseOTMap]] | None = None,
+        state_names: list[str] | None = None,
     ) -> None:
         f32 = np.float32
         self.mean, self.sd = np.asarray(mean, f32), np.asarray(sd, f32)
@@ -103,6 +107,7 @@ class ConditionalMap:
         self.offset = np.asarray(offset, f32)
         self.support_tol = np.broadcast_to(np.asarray(support_tol, f32), self.mean.shape).copy()
         self.genes = None if genes is None else [str(g) for g in genes]
+        self.state_names = None if state_names is None else [str(n) for n in state_names]
         self.state_maps = {
             int(c): (np.asarray(cols, np.int64), m) for c, (cols, m) in (state_maps or {}).items()
         }
@@ -133,14 +138,41 @@ class ConditionalMap:
         """State of each cell of ``x`` (index of the nearest centroid in the embedding)."""
         return nearest(embed(self._check(x), self.pca_mean, self.pca_components), self.centroids)
 
-    def displacement(self, x: np.ndarray, *, sparsify: bool = False, trained: bool = True) -> np.ndarray:
+    def state_codes(self, labels: np.ndarray) -> np.ndarray:
+        """State indices of the given state labels (names of :attr:`state_names`, or indices)."""
+        labels = np.asarray(labels)
+        if self.state_names is None or labels.dtype.kind in "iu":
+            codes = labels.astype(np.int64)
+            bad = (codes < 0) | (codes >= self.n_states)
+        else:
+            lookup = {n: i for i, n in enumerate(self.state_names)}
+            codes = np.array([lookup.get(str(v), -1) for v in labels], dtype=np.int64)
+            bad = codes < 0
+        if bad.any():
+            unknown = sorted({str(v) for v in labels[bad]})[:5]
+            names = self.state_names or list(range(self.n_states))
+            msg = f"Unknown states {unknown}; the map's states are {names}."
+            raise ValueError(msg)
+        return codes
+
+    def displacement(
+        self, x: np.ndarray, *, states: np.ndarray | None = None, sparsify: bool = False, trained: bool = True
+    ) -> np.ndarray:
         """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move.
 
-        ``trained=False`` gives the closed-form start instead of the trained state maps.
+        ``states`` gives each cell's state (a name of :attr:`state_names` or an index; ``None``:
+        the nearest centroid, :meth:`states`). ``trained=False`` gives the closed-form start
+        instead of the trained state maps.
         """
         x = self._check(x)
         z = (x - self.mean) / self.sd
-        state = self.states(x)
+        if states is None:
+            state = self.states(x)
+        else:
+            state = self.state_codes(states)
+            if state.shape != (x.shape[0],):
+                msg = f"states has {state.size} entries for {x.shape[0]} cells."
+                raise ValueError(msg)
         out = np.zeros_like(z)
         for c in range(self.n_states):
             rows = np.flatnonzero(state == c)
@@ -158,9 +190,9 @@ class ConditionalMap:
             out[np.abs(out) <= self.support_tol] = 0.0
         return out
 
-    def transport(self, x: np.ndarray) -> np.ndarray:
-        """Images ``T(x)`` of the rows of ``x`` (data units, float32)."""
-        return self._check(x) + self.displacement(x)
+    def transport(self, x: np.ndarray, *, states: np.ndarray | None = None) -> np.ndarray:
+        """Images ``T(x)`` of the rows of ``x`` (data units, float32); ``states`` as for :meth:`displacement`."""
+        return self._check(x) + self.displacement(x, states=states)
 
     # ------------------------------------------------------------------------------ persistence
     _ARRAYS = (
@@ -191,6 +223,7 @@ class ConditionalMap:
             "format_version": FORMAT_VERSION,
             "genes": self.genes,
             "trained_states": sorted(self.state_maps),
+            "state_names": self.state_names,
         }
         arrays["config"] = np.array(json.dumps(config))
         return arrays
@@ -213,6 +246,7 @@ class ConditionalMap:
             **{name: np.asarray(arrays[name]) for name in cls._ARRAYS},
             genes=config["genes"],
             state_maps=state_maps,
+            state_names=config.get("state_names"),
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -173,10 +173,25 @@ class ConditionalFit(MapFit):
         One entry per state, columns ``scsparseot.core.result.STATE_COLUMNS`` (cells on each side, whether it was
         tested, responds and trained, its moved genes and its training's iterations and end).
     n_tested_states
-        States with enough cells on both sides to be tested.
+        States with enough cells (or replicates) on both sides to be tested.
+    state_names
+        Name of each state: the given labels, or ``"0"``, ``"1"``, … for states the fit found.
+    test_level
+        ``"cells"`` or ``"replicates"``: the units the gene tests counted.
+    state_genes
+        Per state × gene arrays ``(n_states, n_genes)``: ``source_mean`` and ``target_mean``
+        (data units), ``shift`` (z-scores of the source cells), ``p_value`` and ``adj_p_value``
+        (Benjamini–Hochberg over genes × tested states; ``NaN`` in untested states) and ``moved``.
+    composition
+        Per state: cells and shares on each side, log2 ratio and its test
+        (:func:`~scsparseot.core.composition_test`).
     """
 
     map: ConditionalMap | None = None
     heterogeneous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     states: dict[str, np.ndarray] = field(default_factory=dict)
     n_tested_states: int = 0
+    state_names: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str))
+    test_level: str = "cells"
+    state_genes: dict[str, np.ndarray] = field(default_factory=dict)
+    composition: dict[str, np.ndarray] = field(default_factory=dict)

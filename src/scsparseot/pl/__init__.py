@@ -3,8 +3,9 @@
 from ._displacement import displacement
 from ._overlap import gene_overlap
 from ._response import response
+from ._state_genes import state_genes
 from ._support import support
 from ._training import training
 from ._transport import transport
 
-__all__ = ["displacement", "gene_overlap", "response", "support", "training", "transport"]
+__all__ = ["displacement", "gene_overlap", "response", "state_genes", "support", "training", "transport"]

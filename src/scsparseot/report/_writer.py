@@ -117,6 +117,40 @@ def _notes(summary: pd.DataFrame, genes: pd.DataFrame) -> list[str]:
     return notes
 
 
+def _state_section(adata: AnnData, key: str, out: Path, dpi: int) -> list[ReportFigure]:
+    """The default map's states: ``state_genes.tsv`` (moved genes per state), ``composition.tsv`` and the dot plot."""
+    if "states" not in adata.uns[key]:
+        return []
+    get.state_genes(adata, key, moved_only=True).to_csv(out / "state_genes.tsv", sep="\t", index=False)
+    get.composition(adata, key).to_csv(out / "composition.tsv", sep="\t", index=False)
+    return [
+        _save(
+            out,
+            "state_genes.png",
+            "Moved genes in each drug × cell state: colour = mean shift in the state (SD of the control "
+            "cells), dot size = −log10 adjusted p-value there, ring = the map moves the gene there.",
+            lambda: pl.state_genes(adata, key, return_fig=True, show=False),
+            dpi,
+        )
+    ]
+
+
+def _composition_notes(summary: pd.DataFrame) -> list[str]:
+    """One note per drug whose mix of cell states changed (the largest change, from the summary)."""
+    if "composition_state" not in summary:
+        return []
+    notes = []
+    for row in summary.itertuples(index=False):
+        if row.composition_state and row.composition_adj_p_value <= 0.05:
+            notes.append(
+                f"{row.target}: the share of state {row.composition_state!r} changed "
+                f"(log2 ratio {row.composition_log2_ratio:.2f}, adjusted p {row.composition_adj_p_value:.2g}, "
+                f"test on {'replicates' if row.test_level == 'replicates' else 'cells'}); see composition.tsv. "
+                "Genes are tested within states, so the change of mix is not called as genes."
+            )
+    return notes
+
+
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def write_report(
     adata: AnnData,
@@ -144,6 +178,10 @@ def write_report(
       (:func:`scsparseot.pl.displacement`), ``<drug>/response.png`` (:func:`scsparseot.pl.response`,
       only with ``groupby``) and ``<drug>/training.png`` (:func:`scsparseot.pl.training`, when a
       training history was stored);
+    * for the default map: ``state_genes.tsv`` (the moved genes of each drug × state,
+      :func:`scsparseot.get.state_genes`), ``composition.tsv`` (:func:`scsparseot.get.composition`)
+      and ``state_genes.png`` (:func:`scsparseot.pl.state_genes`), with a note per drug whose mix of
+      states changed;
     * ``index.html``: one page with the run's parameters, the warnings the fit raised and notes on
       non-converged fits, small groups and drugs without selected genes, the summary, and per drug
       its table of selected genes and its figures, and the versions of scsparseot and its main
@@ -238,6 +276,8 @@ def write_report(
         ),
     ]
 
+    overview += _state_section(adata, key, out, dpi)
+
     pages = []
     for row in summary.to_dict("records"):
         t = row["target"]
@@ -288,7 +328,7 @@ def write_report(
             source_file=source_file,
             params=params,
             warnings=messages,
-            notes=_notes(summary, genes),
+            notes=_notes(summary, genes) + _composition_notes(summary),
             summary=summary,
             overview=overview,
             pages=pages,

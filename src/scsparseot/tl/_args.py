@@ -15,6 +15,7 @@ from .._validation import (
     check_genes,
     check_groups,
     check_int,
+    check_labels,
     check_layer,
     check_options,
 )
@@ -28,7 +29,7 @@ from ..core import (
 )
 from ..core.conditional_config import STATE_LAM
 from ._methods import BASELINES, METHOD_ARGS, check_unused, resolve_config, uses
-from ._spec import FitSpec
+from ._spec import CellDesign, FitSpec
 
 if TYPE_CHECKING:
     import os
@@ -55,6 +56,9 @@ class SparseOTArgs:
         :class:`~scsparseot.core.TrainConfig`.
     source_rows, target_rows
         Row indices of the source cells and of each target's cells.
+    labels
+        The ``state_key`` and ``replicate_key`` columns of every cell, as str arrays (checked:
+        none missing among the fitted cells).
     matrix
         The matrix the cells are read from (``adata.X`` or the layer).
     gene_idx
@@ -89,11 +93,32 @@ class SparseOTArgs:
     target_rows: dict[str, np.ndarray]
     matrix: Any
     gene_idx: np.ndarray
+    state_key: str | None = None
+    replicate_key: str | None = None
+    labels: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     @property
     def train_config(self) -> TrainConfig:
         """The trainer settings: ``config`` itself, or the state networks' of a :class:`~scsparseot.core.ConditionalConfig`."""
         return self.config.train if isinstance(self.config, ConditionalConfig) else self.config
+
+    def designs(self) -> dict[str, CellDesign]:
+        """Each target's cell labels (states, replicates) for its fit; empty without ``state_key``/``replicate_key``."""
+        if not self.labels:
+            return {}
+
+        def pick(key: str | None, rows: np.ndarray) -> np.ndarray | None:
+            return None if key is None else self.labels[key][rows]
+
+        return {
+            t: CellDesign(
+                source_states=pick(self.state_key, self.source_rows),
+                target_states=pick(self.state_key, rows),
+                source_replicates=pick(self.replicate_key, self.source_rows),
+                target_replicates=pick(self.replicate_key, rows),
+            )
+            for t, rows in self.target_rows.items()
+        }
 
     def fit_spec(self, x: CellData, num_threads: int | None) -> FitSpec:
         """What every target's fit shares, given the source cells ``x`` (for the default ``support_tol``).
@@ -179,6 +204,8 @@ class SparseOTArgs:
             "store_maps": bool(self.store_maps),
             "checkpoint_dir": None if self.checkpoint_dir is None else str(self.checkpoint_dir),
             "key_added": self.key_added,
+            "state_key": self.state_key,
+            "replicate_key": self.replicate_key,
         }
         params.update(dict.fromkeys(name for name in METHOD_ARGS if not uses(self.method, name)))
         if self.method in BASELINES:  # they compute on the CPU and store no map
@@ -214,6 +241,8 @@ def check_sparse_ot_args(
     checkpoint_dir: str | os.PathLike[str] | None,
     key_added: Any,
     copy: bool,
+    state_key: Any = None,
+    replicate_key: Any = None,
 ) -> SparseOTArgs:
     """Check every argument of :func:`~scsparseot.tl.sparse_ot` before anything is read or written.
 
@@ -221,7 +250,7 @@ def check_sparse_ot_args(
     ----------
     adata
         The data.
-    groupby, source, target, layer, genes, method, penalty, lam, max_genes, support_tol, min_support, fdr, n_null, n_runs, n_iters, batch_size, config, anneal, device, seed, store_maps, checkpoint_dir, key_added, copy
+    groupby, source, target, layer, genes, method, penalty, lam, max_genes, support_tol, min_support, fdr, n_null, n_runs, n_iters, batch_size, config, anneal, device, seed, store_maps, checkpoint_dir, key_added, copy, state_key, replicate_key
         The arguments of :func:`~scsparseot.tl.sparse_ot`.
 
     Returns
@@ -263,6 +292,8 @@ def check_sparse_ot_args(
         batch_size=batch_size,
         config=config,
         anneal=anneal,
+        state_key=state_key,
+        replicate_key=replicate_key,
     )
     if lam is None:
         lam = STATE_LAM if method == "conditional" else "auto"
@@ -294,6 +325,12 @@ def check_sparse_ot_args(
         raise ValueError(msg)
     matrix = check_layer(adata, layer)
     gene_idx = check_genes(adata, genes)
+    rows = np.concatenate([source_rows, *target_rows.values()])
+    labels = {
+        key: check_labels(adata, name, key, rows, groupby)
+        for name, key in (("state_key", state_key), ("replicate_key", replicate_key))
+        if key is not None
+    }
     dev = resolve_device(device)
     if anneal is not None and not isinstance(anneal, AnnealConfig):
         msg = f"anneal must be a scsparseot.core.AnnealConfig, got {type(anneal).__name__}."
@@ -330,4 +367,7 @@ def check_sparse_ot_args(
         target_rows=target_rows,
         matrix=matrix,
         gene_idx=gene_idx,
+        state_key=state_key,
+        replicate_key=replicate_key,
+        labels=labels,
     )

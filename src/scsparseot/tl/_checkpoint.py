@@ -20,18 +20,23 @@ from scipy import sparse
 from ..core import CellData, ConditionalFit, DisplacementSummary, FitResult, MapFit, map_from_arrays
 
 if TYPE_CHECKING:
-    from ._spec import FitSpec
+    from ._spec import CellDesign, FitSpec
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 #: the result classes a checkpoint can hold, by name
 _KINDS = {cls.__name__: cls for cls in (MapFit, FitResult, ConditionalFit)}
 _SUMMARY_ARRAYS = ("response", "mean", "mean_abs", "support")
 
 
 def fingerprint(
-    x: np.ndarray | CellData, y: np.ndarray | CellData, spec: FitSpec, seed: int, genes: list[str]
+    x: np.ndarray | CellData,
+    y: np.ndarray | CellData,
+    spec: FitSpec,
+    seed: int,
+    genes: list[str],
+    design: CellDesign | None = None,
 ) -> str:
-    """Hash of the inputs of one target's fit (dense data hash as their raw bytes; others stream)."""
+    """Hash of the inputs of one target's fit (dense data hash as their raw bytes; others stream), its labels included."""
     h = hashlib.sha256()
     for a in (x, y, spec.support_tol):
         if isinstance(a, CellData):
@@ -42,6 +47,8 @@ def fingerprint(
         if f.name not in ("support_tol", "num_threads"):
             h.update(f"{f.name}={getattr(spec, f.name)!r};".encode())
     h.update(f"seed={seed};genes={','.join(genes)}".encode())
+    if design is not None:
+        design.update_hash(h)
     return h.hexdigest()
 
 

@@ -32,7 +32,7 @@ from ..core import (
     summarise_displacements,
     target_response,
 )
-from ._spec import call_level
+from ._spec import CellDesign, call_level
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -90,6 +90,8 @@ def fit_target(
     seed: int,
     genes: list[str],
     callback: Callable[[dict[str, float]], None] | None = None,
+    *,
+    design: CellDesign | None = None,
 ) -> MapFit:
     """Fit one target (a top-level function so that process and cluster executors can run it).
 
@@ -99,10 +101,10 @@ def fit_target(
     ``spec.n_null`` control-vs-control maps (same method, the main fit's λ) for the null scores.
     With ``spec.num_threads``, torch uses that many intra-op threads for the fit (executor workers
     default to all cores, which changes float reductions and so the results). The state-conditional
-    map tests its genes itself (no null fits).
+    map tests its genes itself (no null fits); ``design`` gives it the cells' states and replicates.
     """
     with _torch_threads(spec.num_threads):
-        return _with_cell_responses(_fit_target(x, y, spec, seed, genes, callback), x, y)
+        return _with_cell_responses(_fit_target(x, y, spec, seed, genes, callback, design), x, y)
 
 
 def torch_num_threads() -> int:
@@ -133,8 +135,10 @@ def _fit_target(
     seed: int,
     genes: list[str],
     callback: Callable[[dict[str, float]], None] | None,
+    design: CellDesign | None,
 ) -> MapFit:
     if spec.method == "conditional":
+        design = design or CellDesign()
         return fit_conditional(
             x.to_numpy(),
             y.to_numpy(),
@@ -147,6 +151,10 @@ def _fit_target(
             seed=seed,
             genes=genes,
             callback=callback,
+            source_labels=design.source_states,
+            target_labels=design.target_states,
+            source_replicates=design.source_replicates,
+            target_replicates=design.target_replicates,
         )
     if spec.method != "sparse_icnn":
         return _fit_baseline(x, y, spec, seed)

@@ -31,6 +31,8 @@ METHOD_ARGS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "batch_size": (None, ("sparse_icnn", "conditional")),
     "config": (None, ("sparse_icnn", "conditional")),
     "anneal": (None, ("sparse_icnn",)),
+    "state_key": (None, ("conditional",)),
+    "replicate_key": (None, ("conditional",)),
 }
 
 _ELASTIC_PENALTY = (

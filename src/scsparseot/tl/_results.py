@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _schema
 from .._warnings import find_stack_level
+from ..core import ConditionalFit
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -62,6 +63,7 @@ def target_result(
         "diverged": bool(fit.diverged),
         "reason": fit.reason,
         "null": fit.null_design,
+        **_composition_summary(fit),
         "seconds": float(fit.seconds),
     }
     return _schema.TargetResult(
@@ -81,7 +83,47 @@ def target_result(
         moves=fit.moves,
         map_arrays=fit.map.to_arrays() if (store_map and fit.map is not None) else None,
         rank_by_p_value=fit.null_design == "tests",
+        **_state_results(fit),
     )
+
+
+def _state_results(fit: MapFit) -> dict[str, object]:
+    """The states of a fit with states (:class:`~scsparseot.core.ConditionalFit`), in the schema's layout."""
+    if not isinstance(fit, ConditionalFit) or not fit.state_genes:
+        return {}
+    names = np.asarray(fit.state_names, dtype=str)
+    states = {"names": names.astype(object)}
+    states.update({c: np.asarray(fit.states[c]) for c in _schema.STATE_ARRAYS if c != "names"})
+    states.update({c: np.asarray(fit.state_genes[c]) for c in _schema.STATE_GENE_ARRAYS})
+    states["sd"] = np.asarray(fit.map.sd, dtype=np.float32)
+    states["test_level"] = np.asarray(fit.test_level, dtype=object)
+    return {
+        "source_states": names[fit.source_states],
+        "target_states": names[fit.target_states],
+        "states": states,
+        "composition": dict(fit.composition),
+    }
+
+
+def _composition_summary(fit: MapFit) -> dict[str, object]:
+    """The summary's state columns: the test's units, the states and the largest change of composition."""
+    if not isinstance(fit, ConditionalFit) or not fit.composition:
+        return {
+            "test_level": "cells" if fit.p_value is not None else "none",
+            "n_states": 0,
+            "composition_state": "",
+            "composition_log2_ratio": np.nan,
+            "composition_adj_p_value": np.nan,
+        }
+    comp = fit.composition
+    i = int(np.argmin(comp["adj_p_value"] - 1e-12 * np.abs(comp["log2_ratio"])))
+    return {
+        "test_level": fit.test_level,
+        "n_states": len(fit.state_names),
+        "composition_state": str(fit.state_names[i]),
+        "composition_log2_ratio": float(comp["log2_ratio"][i]),
+        "composition_adj_p_value": float(comp["adj_p_value"][i]),
+    }
 
 
 def target_results(
@@ -146,4 +188,5 @@ def write_target_results(
         source_rows=args.source_rows,
         target_rows=args.target_rows,
         gene_idx=args.gene_idx,
+        shared_states=args.state_key is not None,
     )

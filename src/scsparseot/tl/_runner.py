@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from ..core import CellData, MapFit
     from ._args import SparseOTArgs
-    from ._spec import FitSpec
+    from ._spec import CellDesign, FitSpec
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def run_targets(
         executor=executor,
         progress=progress,
         checkpoint_dir=args.checkpoint_dir,
+        designs=args.designs(),
     )
 
 
@@ -85,6 +86,7 @@ def run_fits(
     executor: Executor | None,
     progress: bool,
     checkpoint_dir: str | os.PathLike[str] | None,
+    designs: dict[str, CellDesign] | None = None,
 ) -> dict[str, MapFit]:
     """Fit every target of ``ys`` with ``fit`` and return their results in the order of ``ys``.
 
@@ -111,6 +113,9 @@ def run_fits(
     checkpoint_dir
         Where finished targets are saved and from where those of an interrupted identical run are
         loaded instead of being refitted.
+    designs
+        Each target's cell labels (states, replicates), passed to ``fit`` as ``design=``; ``None``
+        or a missing target: none.
 
     Returns
     -------
@@ -121,9 +126,11 @@ def run_fits(
 
     out: dict[str, MapFit] = {}
     keys = {}
+    # a target's labels go to its fit as design= (a fit without labels is called as before)
+    extra = {t: {"design": d} for t, d in (designs or {}).items() if d is not None}
     if checkpoint_dir is not None:
         for t, y in ys.items():
-            keys[t] = _checkpoint.fingerprint(x, y, spec, seeds[t], genes)
+            keys[t] = _checkpoint.fingerprint(x, y, spec, seeds[t], genes, extra.get(t, {}).get("design"))
             done = _checkpoint.load(checkpoint_dir, t, keys[t])
             if done is not None:
                 logger.info("resumed %r from its checkpoint", t)
@@ -136,7 +143,9 @@ def run_fits(
             _checkpoint.save(checkpoint_dir, t, fit, keys[t])
 
     if executor is not None:
-        futures = {t: executor.submit(fit, x, y, spec, seeds[t], genes) for t, y in todo.items()}
+        futures = {
+            t: executor.submit(fit, x, y, spec, seeds[t], genes, **extra.get(t, {})) for t, y in todo.items()
+        }
         for t in tqdm(futures, desc="targets", disable=not progress):
             with fitting(t):
                 finished(t, futures[t].result())
@@ -162,6 +171,6 @@ def run_fits(
                 )
 
             with fitting(t):
-                finished(t, fit(x, y, spec, seeds[t], genes, update))
+                finished(t, fit(x, y, spec, seeds[t], genes, update, **extra.get(t, {})))
         logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].reason)
     return {t: out[t] for t in ys}

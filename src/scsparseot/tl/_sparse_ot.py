@@ -71,6 +71,8 @@ def sparse_ot(
     progress: bool = True,
     key_added: str = "sparse_ot",
     copy: bool = False,
+    state_key: str | None = None,
+    replicate_key: str | None = None,
 ) -> AnnData | None:
     """Fit sparse optimal-transport maps from source (control) cells to each target (treated) group.
 
@@ -128,6 +130,14 @@ def sparse_ot(
         Prefix of every field written.
     copy
         Return a modified copy instead of writing into ``adata`` (not for backed AnnData).
+    state_key
+        Column of ``adata.obs`` with each cell's state (e.g. annotated cell types), used as the map's states: genes
+        are tested and moved per label; a label with too few cells on a side is reported, not tested (``"conditional"``).
+        ``None``: the map finds the states of the source cells itself.
+    replicate_key
+        Column of ``adata.obs`` with each cell's replicate (well, plate, lane, sample, donor): the gene calls are then
+        made across replicates (pseudobulk per replicate × state, a moderated t; blocked on labels found on both sides),
+        not across cells (:ref:`replicates`; ``"conditional"``).
 
     Returns
     -------
@@ -139,8 +149,12 @@ def sparse_ot(
         Share of source cells in which each gene moves, one column per target.
     ``adata.obs[f"{{key}}_response_{{target}}"]``
         Per-cell response score (:ref:`which-cells-respond`, :func:`scsparseot.get.response`), ``NaN`` elsewhere.
+    ``adata.obs[f"{{key}}_state"]`` (``state_key``) or ``adata.obs[f"{{key}}_state_{{target}}"]`` (``"conditional"``)
+        The state of every source and target cell (categorical, ``NaN`` elsewhere); named in ``uns[key]["state_columns"]``.
     ``adata.uns[key]``
-        ``params``, ``summary``, ``genes``, ``history``, ``moves``, ``maps``, ``warnings`` (see ``scsparseot.get``).
+        ``params``, ``summary``, ``genes``, ``history``, ``moves``, ``maps``, ``warnings``, and for ``"conditional"``
+        ``states`` (gene × state tests, :func:`scsparseot.get.state_genes`), ``composition``
+        (:func:`scsparseot.get.composition`) and ``state_columns`` (see ``scsparseot.get``).
 
     Examples
     --------
@@ -189,6 +203,8 @@ def sparse_ot(
         checkpoint_dir=checkpoint_dir,
         key_added=key_added,
         copy=copy,
+        state_key=state_key,
+        replicate_key=replicate_key,
     )
     # each group's rows are read once: dense float32, CSR, or a reader of a backed file
     x, ys, gene_names = read_groups(adata, args)

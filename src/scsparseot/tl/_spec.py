@@ -6,17 +6,19 @@ Shared by the per-target fit (:mod:`._fit_target`), the run (:mod:`._runner`) an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..core import searches_lambda
 
 if TYPE_CHECKING:
-    import numpy as np
+    import hashlib
 
     from ..core import AnnealConfig, ConditionalConfig, TrainConfig
 
-__all__ = ["DEFAULT_FDR", "FitSpec", "call_level"]
+__all__ = ["DEFAULT_FDR", "CellDesign", "FitSpec", "call_level"]
 
 #: level of the calls of maps whose p-values come from their own tests, when ``fdr=None``
 DEFAULT_FDR = 0.05
@@ -54,3 +56,26 @@ class FitSpec:
     def searches_lam(self) -> bool:
         """Whether λ is searched (``lam="auto"`` or a ``max_genes`` limit) rather than fixed."""
         return searches_lambda(self.lam, self.max_genes)
+
+
+@dataclass(frozen=True)
+class CellDesign:
+    """One target's cell labels (picklable, sent with its cells): states and replicates, as str arrays.
+
+    ``source_states``/``target_states`` are the user's state labels (``state_key``) of the source
+    and the target cells, ``source_replicates``/``target_replicates`` their replicates
+    (``replicate_key``); ``None`` where not given.
+    """
+
+    source_states: np.ndarray | None = None
+    target_states: np.ndarray | None = None
+    source_replicates: np.ndarray | None = None
+    target_replicates: np.ndarray | None = None
+
+    def update_hash(self, h: hashlib._Hash) -> None:
+        """Add the labels to a checkpoint fingerprint."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            h.update(f"{f.name}=".encode())
+            if value is not None:
+                h.update("\x1f".join(np.asarray(value, dtype=str).tolist()).encode())
