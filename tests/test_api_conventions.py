@@ -19,6 +19,8 @@ GET = [
     sso.get.params,
     sso.get.fit_warnings,
     sso.get.response,
+    sso.get.state_genes,
+    sso.get.composition,
 ]
 PL = [
     sso.pl.gene_overlap,
@@ -27,6 +29,7 @@ PL = [
     sso.pl.training,
     sso.pl.transport,
     sso.pl.response,
+    sso.pl.state_genes,
 ]
 REPORT = [sso.report.write_report]
 

@@ -63,15 +63,15 @@ def embed_and_cluster(
     seed: int,
     labels: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """PCA of the source cells ``x`` in the genes ``keep``, Ward states of them (or the given ``labels``).
+    """PCA of the source cells in the genes ``keep``, Ward states of the cells of ``x`` and ``y`` (or the given ``labels``).
 
-    Returns ``(labels of x, labels of y, pca_mean, components, centroids)``. The states are the
-    source (control) cells' own: the PCA is fitted on at most :data:`PCA_MAX_CELLS` of them and the
-    clustering on at most ``config.max_cluster_cells`` (seeded subsamples), and every cell, source
-    or target, then joins its nearest centroid. So the target cells are placed among the states
-    the source has: cells the drug moved join the state they came from (nearest in the genes it
-    did not move) instead of forming one of their own, and a state the drug depleted keeps its
-    remaining cells. With ``labels`` (state codes
+    Returns ``(labels of x, labels of y, pca_mean, components, centroids)``. The PCA is fitted on at
+    most :data:`PCA_MAX_CELLS` source (control) cells, so that its axes are the source's own cell
+    states: a response of the target cells (a switch of a share of them, say) gets no axis of its
+    own and does not split them off into a state without source cells. The clustering then groups
+    at most ``config.max_cluster_cells`` cells of both sides alike (seeded subsamples; so that,
+    without an effect, source and target cells stay exchangeable within a state), and every cell
+    joins its nearest centroid. With ``labels`` (state codes
     ``0 … n_states − 1`` of the source and the target cells) the states are those labels and the
     centroids their mean embeddings (where a new cell without a label goes).
     """
@@ -79,7 +79,7 @@ def embed_and_cluster(
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(seed)
-    n_x, d = x.shape[0], x.shape[1]
+    n_x, n, d = x.shape[0], x.shape[0] + y.shape[0], x.shape[1]
     rows = np.sort(rng.choice(n_x, PCA_MAX_CELLS, replace=False)) if n_x > PCA_MAX_CELLS else np.arange(n_x)
     sample = x[rows][:, keep]
     n_pcs = int(min(config.n_pcs, sample.shape[0] - 1, sample.shape[1] - 1))
@@ -99,11 +99,11 @@ def embed_and_cluster(
         )
         return labels[0], labels[1], pca_mean, components, (centroids / counts).astype(np.float32)
     if n_states == 1:
-        centroids = emb[:n_x].mean(0, keepdims=True)
+        centroids = emb.mean(0, keepdims=True)
     else:
-        idx = np.arange(n_x)
-        if n_x > config.max_cluster_cells:
-            idx = np.sort(rng.choice(n_x, config.max_cluster_cells, replace=False))
+        idx = np.arange(n)
+        if n > config.max_cluster_cells:
+            idx = np.sort(rng.choice(n, config.max_cluster_cells, replace=False))
         sub_labels = AgglomerativeClustering(n_clusters=n_states, linkage="ward").fit_predict(emb[idx])
         centroids = np.stack([emb[idx][sub_labels == c].mean(0) for c in range(n_states)])
     # every cell (clustered or not) belongs to its nearest centroid, as ConditionalMap.states decides
@@ -152,8 +152,8 @@ def global_tests(zx: np.ndarray, zy: np.ndarray, *, spread: bool) -> GlobalTests
     """Welch test of each gene's mean shift over all cells pooled and, with ``spread``, Brown–Forsythe's of its spread.
 
     Brown–Forsythe is a Welch test of the absolute deviations from each group's median. Pooled over
-    states, these tests also see a change of the mix of states: the calls use them only where no
-    state has cells enough on both sides (:func:`cell_tests`).
+    states, these tests also see a change of the mix of states: genes are called by the stratified
+    tests, these pooled ones only where no state has cells enough on both sides (:func:`cell_tests`).
     """
     shift, se, df = welch(zx, zy)
     p_spread = None
@@ -416,7 +416,9 @@ def find_states(
     """Embed and cluster the cells (or take their ``labels``), test every gene within each state and select genes.
 
     Two passes: the second embeds the cells without the genes the first selected, so that the
-    drug's response does not move the embedding. A
+    drug's response does not move the embedding. The genes are selected by within-state tests
+    only, so a change of the mix of states keeps the genes that tell the states apart in the
+    embedding (a pooled test would call them). A
     gene's p-value is the weighted-Bonferroni combination of its stratified p-value, the
     Bonferroni-corrected smallest state p-value and its stratified spread p-value
     (``config.weights``); Benjamini–Hochberg at ``fdr`` selects. With ``replicates``, every test

@@ -141,7 +141,7 @@ def _composition_notes(summary: pd.DataFrame) -> list[str]:
         return []
     notes = []
     for row in summary.itertuples(index=False):
-        if row.composition_state and row.composition_adj_p_value <= 0.05:
+        if isinstance(row.composition_state, str) and row.composition_adj_p_value <= 0.05:
             notes.append(
                 f"{row.target}: the share of state {row.composition_state!r} changed "
                 f"(log2 ratio {row.composition_log2_ratio:.2f}, adjusted p {row.composition_adj_p_value:.2g}, "

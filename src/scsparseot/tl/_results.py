@@ -111,7 +111,7 @@ def _composition_summary(fit: MapFit) -> dict[str, object]:
         return {
             "test_level": "cells" if fit.p_value is not None else "none",
             "n_states": 0,
-            "composition_state": "",
+            "composition_state": np.nan,
             "composition_log2_ratio": np.nan,
             "composition_adj_p_value": np.nan,
         }
