@@ -65,8 +65,7 @@ def test_a_change_of_mix_alone_gets_no_gene_calls_and_is_reported_as_composition
     assert (
         stats.ttest_ind(adata.X[drug, :5], adata.X[~drug, :5]).pvalue.max() < 1e-3
     )  # a t-test calls the markers
-    with pytest.warns(UserWarning, match="assumes independent cells"):
-        sso.tl.sparse_ot(adata, **FAST)
+    sso.tl.sparse_ot(adata, **FAST)  # states of its own: no gene call
     assert sso.get.summary(adata)["n_selected_genes"].iloc[0] == 0
     with pytest.warns(UserWarning, match="largest: 'A'"):
         sso.tl.sparse_ot(adata, state_key="cell_type", key_added="typed", **FAST)
@@ -170,7 +169,18 @@ def test_stratified_test_of_one_state_is_welch_and_ignores_the_mix():
     np.testing.assert_allclose(got, shift)
     from scipy import stats
 
-    np.testing.assert_allclose(p, stats.ttest_ind(b, a, equal_var=False).pvalue, rtol=1e-6)
+    # Welch's test, or Student's where the pooled variance gives the larger error
+    se_welch = np.sqrt(a.var(0, ddof=1) / 300 + b.var(0, ddof=1) / 200)
+    expected = np.where(
+        se >= se_welch - 1e-12,
+        np.where(
+            np.isclose(se, se_welch),
+            stats.ttest_ind(b, a, equal_var=False).pvalue,
+            stats.ttest_ind(b, a).pvalue,
+        ),
+        np.nan,
+    )
+    np.testing.assert_allclose(p, expected, rtol=1e-6)
     # two states with different means, the target's mix changed: the stratified shift stays near 0
     x = np.r_[rng.normal(size=(500, 3)), rng.normal(size=(500, 3)) + 3]
     y = np.r_[rng.normal(size=(100, 3)), rng.normal(size=(500, 3)) + 3]
@@ -182,7 +192,9 @@ def test_stratified_test_of_one_state_is_welch_and_ignores_the_mix():
             target_labels=np.repeat(["a", "b"], [100, 500]),
             train=False,
         )
-    assert not fit.selected.any() and abs(fit.composition["log2_ratio"][0] - np.log2((100 / 600) / 0.5)) < 0.01
+    assert (
+        not fit.selected.any() and abs(fit.composition["log2_ratio"][0] - np.log2((100 / 600) / 0.5)) < 0.01
+    )
 
 
 def test_moderated_t_blocks_shared_replicates_and_composition_tests_replicates():

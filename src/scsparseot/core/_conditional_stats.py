@@ -25,14 +25,32 @@ if TYPE_CHECKING:
 
 #: the PCA of the state embedding is fitted on at most this many cells (a seeded subsample)
 PCA_MAX_CELLS = 20000
+#: a gene the pooled tests call is left out of the second pass's embedding when its within-state
+#: tests reach this unadjusted p-value (:func:`find_states`)
+EXCLUDE_P = 0.5
 
 
 def welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean shift ``mean(b) − mean(a)`` per column, its standard error and Welch–Satterthwaite degrees of freedom (float64)."""
+    """Mean shift ``mean(b) − mean(a)`` per column, its standard error and degrees of freedom (float64).
+
+    The error is the larger of Welch's (each side's own variance) and Student's (the two sides'
+    pooled variance), with the degrees of freedom of the one taken (Welch–Satterthwaite's, or
+    ``n_a + n_b − 2``). Without an effect both sides have one variance and the two errors agree; a
+    small side whose sample variance happens to be small (a zero-inflated gene with no counts in
+    its few cells) would make Welch's error too small and its test too liberal, which the pooled
+    error prevents.
+    """
     f8 = np.float64
-    va, vb = a.var(0, ddof=1, dtype=f8) / a.shape[0], b.var(0, ddof=1, dtype=f8) / b.shape[0]
-    se = np.maximum(np.sqrt(va + vb), 1e-12)
-    df = (va + vb) ** 2 / np.maximum(va**2 / (a.shape[0] - 1) + vb**2 / (b.shape[0] - 1), 1e-300)
+    n_a, n_b = a.shape[0], b.shape[0]
+    var_a, var_b = a.var(0, ddof=1, dtype=f8), b.var(0, ddof=1, dtype=f8)
+    va, vb = var_a / n_a, var_b / n_b
+    se_welch = np.sqrt(va + vb)
+    df_welch = (va + vb) ** 2 / np.maximum(va**2 / (n_a - 1) + vb**2 / (n_b - 1), 1e-300)
+    pooled = ((n_a - 1) * var_a + (n_b - 1) * var_b) / max(n_a + n_b - 2, 1)
+    se_pooled = np.sqrt(pooled * (1.0 / n_a + 1.0 / n_b))
+    use_welch = se_welch >= se_pooled
+    se = np.maximum(np.where(use_welch, se_welch, se_pooled), 1e-12)
+    df = np.where(use_welch, df_welch, float(n_a + n_b - 2))
     return b.mean(0, dtype=f8) - a.mean(0, dtype=f8), se, np.maximum(df, 1.0)
 
 
@@ -153,7 +171,8 @@ def global_tests(zx: np.ndarray, zy: np.ndarray, *, spread: bool) -> GlobalTests
 
     Brown–Forsythe is a Welch test of the absolute deviations from each group's median. Pooled over
     states, these tests also see a change of the mix of states: genes are called by the stratified
-    tests, these pooled ones only where no state has cells enough on both sides (:func:`cell_tests`).
+    tests (these pooled ones only where no state has cells enough on both sides, :func:`cell_tests`),
+    and :func:`find_states` uses them to keep responding genes out of the state embedding.
     """
     shift, se, df = welch(zx, zy)
     p_spread = None
@@ -405,6 +424,7 @@ def find_states(
     y: np.ndarray,
     zx: np.ndarray,
     zy: np.ndarray,
+    pooled: GlobalTests,
     *,
     config: ConditionalConfig,
     n_states: int,
@@ -415,13 +435,16 @@ def find_states(
 ) -> StateTests:
     """Embed and cluster the cells (or take their ``labels``), test every gene within each state and select genes.
 
-    Two passes: the second embeds the cells without the genes the first selected, so that the
-    drug's response does not move the embedding. The genes are selected by within-state tests
-    only, so a change of the mix of states keeps the genes that tell the states apart in the
-    embedding (a pooled test would call them). A
+    Two passes: the second embeds the cells without the genes that respond, so that the drug's
+    response does not move the embedding: those the first pass selected, and those the pooled
+    tests (``pooled``, :func:`global_tests`) call where the within-state tests see a shift too
+    (unadjusted p ≤ :data:`EXCLUDE_P`; a response can split its cells off in the first pass's
+    states and so look weaker within them). A gene the pooled tests call but no state sees moving
+    is a marker of states whose mix changed: it stays in the embedding and is not called. A
     gene's p-value is the weighted-Bonferroni combination of its stratified p-value, the
     Bonferroni-corrected smallest state p-value and its stratified spread p-value
-    (``config.weights``); Benjamini–Hochberg at ``fdr`` selects. With ``replicates``, every test
+    (``config.weights``, or ``config.label_weights`` with ``labels``); Benjamini–Hochberg at ``fdr``
+    selects. With ``replicates``, every test
     counts replicates, not cells (:func:`replicate_tests`).
     """
     keep = np.ones(x.shape[1], dtype=bool)
@@ -439,9 +462,13 @@ def find_states(
             labels=labels,
             replicates=replicates,
         )
-        if calls.selected.all() or not calls.selected.any():
+        pooled_calls = (
+            benjamini_hochberg(_combined(pooled, calls.p_state, calls.tested, config.weights)[1]) <= fdr
+        )
+        drop = calls.selected | (pooled_calls & (calls.p_mean <= EXCLUDE_P))
+        if drop.all() or not drop.any():
             break
-        keep = ~calls.selected
+        keep = ~drop
     return calls
 
 
@@ -477,7 +504,8 @@ def _state_tests(
         )
     if tests is None:
         tests = cell_tests(zx, zy, lx, ly, tested, n_states, spread=config.spread)
-    p_mean, p_value = _combined(tests.overall, tests.p_state, tests.tested, config)
+    weights = config.weights if labels is None else config.label_weights
+    p_mean, p_value = _combined(tests.overall, tests.p_state, tests.tested, weights)
     adj = benjamini_hochberg(p_value)
     return StateTests(
         source_states=lx,
@@ -499,15 +527,15 @@ def _state_tests(
 
 
 def _combined(
-    genes: GlobalTests, p_state: np.ndarray, tested: list[int], config: ConditionalConfig
+    genes: GlobalTests, p_state: np.ndarray, tested: list[int], weights: tuple[float, float, float]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted-Bonferroni p-values of the mean tests alone and with the spread test."""
     k = max(len(tested), 1)
     p_best = p_state[tested].min(0) if tested else np.ones(p_state.shape[1])
-    p_mean = weighted_bonferroni((genes.p_global, k * p_best), config.weights[:2])
+    p_mean = weighted_bonferroni((genes.p_global, k * p_best), weights[:2])
     if genes.p_spread is None:
         return p_mean, p_mean
-    return p_mean, weighted_bonferroni((genes.p_global, k * p_best, genes.p_spread), config.weights)
+    return p_mean, weighted_bonferroni((genes.p_global, k * p_best, genes.p_spread), weights)
 
 
 def cochran_q(states: StateTests) -> np.ndarray:

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._warnings import find_stack_level
-from ._conditional_stats import StateTests, cochran_q, find_states
+from ._conditional_stats import StateTests, cochran_q, find_states, global_tests
 from ._replicate_stats import ReplicateDesign, group_means
 from ._rows import check_cells
 from ._scale import floored_sd
@@ -182,6 +182,7 @@ def fit_conditional(
         y,
         zx,
         zy,
+        global_tests(zx, zy, spread=config.spread),
         config=config,
         n_states=n_states,
         fdr=fdr,
@@ -246,7 +247,14 @@ def fit_conditional(
         state_names=_names(names, n_states),
         test_level=states.level,
         state_genes=_state_genes(x, y, states, cmap),
-        composition=_composition(states, _names(names, n_states), source_replicates, target_replicates, fdr),
+        composition=_composition(
+            states,
+            _names(names, n_states),
+            source_replicates,
+            target_replicates,
+            fdr,
+            labelled=names is not None,
+        ),
     )
 
 
@@ -326,17 +334,24 @@ def _warn_small_states(states: StateTests, names: list[str], min_cells: int) -> 
 
 
 def _composition(
-    states: StateTests, names: np.ndarray, source_replicates: Any, target_replicates: Any, fdr: float
+    states: StateTests,
+    names: np.ndarray,
+    source_replicates: Any,
+    target_replicates: Any,
+    fdr: float,
+    *,
+    labelled: bool,
 ) -> dict[str, np.ndarray]:
     """:func:`~scsparseot.core.composition_test` of the states, across replicates where the genes were tested so.
 
-    Warns when a state's share changed significantly by the test on cells, which assumes
-    independent cells.
+    With ``labelled`` states (the user's labels), warns when a state's share changed significantly
+    by the test on cells, which assumes independent cells (the shares of states the fit found
+    itself are a description, and move with any response that crosses their borders).
     """
     reps = (source_replicates, target_replicates) if states.level == "replicates" else (None, None)
     comp = composition_test(states.source_states, states.target_states, len(names), *reps)
     changed = np.flatnonzero(comp["adj_p_value"] <= fdr)
-    if comp["test"][0] == "cells" and changed.size:
+    if labelled and comp["test"][0] == "cells" and changed.size:
         c = changed[np.argmax(np.abs(comp["log2_ratio"][changed]))]
         _warn(
             f"the share of {changed.size} state(s) changed (largest: {str(names[c])!r}, log2 ratio "

@@ -13,6 +13,7 @@ from .train_config import TrainConfig
 __all__ = [
     "EB_MIN_GENES",
     "EB_MIN_POSTERIOR",
+    "LABEL_TEST_WEIGHTS",
     "STATE_LAM",
     "STATE_TRAIN",
     "TEST_WEIGHTS",
@@ -38,6 +39,11 @@ EB_MIN_POSTERIOR = 0.9
 #: as by a t-test alone); a one-type shift is large within its state and a change of spread is large
 #: in the spread test, so their tests find them at a smaller share of the level
 TEST_WEIGHTS = (0.7, 0.15, 0.15)
+#: the weights when the states are the user's labels (``state_key``, e.g. annotated cell types): most
+#: of the level goes to the per-state tests, since the question is then which genes move in which
+#: labelled type (on the PBMC one-type tasks of ``benchmarks/results/design.md`` the combined ranking
+#: then matches a t-test within each type, where the global weight 0.7 ranked 0.09 lower)
+LABEL_TEST_WEIGHTS = (0.2, 0.65, 0.15)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,9 @@ class ConditionalConfig:
     n_knots
         Quantile knots (at levels 0.1 … 0.9) of each state's one-dimensional map.
     min_cells
-        Fewest source and target cells a state needs to be tested and moved.
+        Fewest source and target cells a state needs to be tested and moved (a t-test on fewer
+        cells of sparse, zero-inflated expression is liberal: on the PBMC tasks of
+        ``benchmarks/results/design.md`` 5 let small cell types make false calls).
     empirical_bayes
         Also move, in responding states, genes that an empirical-Bayes two-group model of the
         state's z-values finds likely to respond (by their shrunken shift).
@@ -73,7 +81,11 @@ class ConditionalConfig:
         Weights ``(global, state, spread)`` of a gene's tests in its weighted-Bonferroni p-value
         ``min(1, p_global / w_global, K·p_best_state / w_state, p_spread / w_spread)`` (``K`` tested
         states); non-negative, summing to 1, the global weight positive. Without ``spread`` its
-        weight goes to the mean tests in proportion.
+        weight goes to the mean tests in proportion. Used for the states the fit finds itself.
+    label_weights
+        The same weights when the states are given labels (``source_labels``/``target_labels``,
+        ``state_key=`` in :func:`~scsparseot.tl.sparse_ot`); default
+        ``scsparseot.core.conditional_config.LABEL_TEST_WEIGHTS``.
     min_replicate_cells
         Fewest cells of a state a replicate needs to count as one observation of that state in
         the replicate-level tests (with replicates).
@@ -86,11 +98,12 @@ class ConditionalConfig:
     n_pcs: int = 20
     heterogeneity: float = 0.01
     n_knots: int = 5
-    min_cells: int = 5
+    min_cells: int = 20
     empirical_bayes: bool = True
     max_cluster_cells: int = 5000
     spread: bool = True
     weights: tuple[float, float, float] = TEST_WEIGHTS
+    label_weights: tuple[float, float, float] = LABEL_TEST_WEIGHTS
     min_replicate_cells: int = 3
     train: TrainConfig = STATE_TRAIN
 
@@ -108,19 +121,21 @@ class ConditionalConfig:
         if not 0 < self.heterogeneity < 1:
             msg = f"ConditionalConfig.heterogeneity must be in (0, 1), got {self.heterogeneity!r}."
             raise ValueError(msg)
-        w = np.asarray(self.weights, dtype=np.float64)
-        if (
-            w.shape != (3,)
-            or not np.all(np.isfinite(w))
-            or w.min() < 0
-            or w[0] <= 0
-            or abs(w.sum() - 1) > 1e-9
-        ):
-            msg = (
-                "ConditionalConfig.weights must be three non-negative weights (global, state, spread) "
-                f"summing to 1 with a positive global weight, got {self.weights!r}."
-            )
-            raise ValueError(msg)
+        for name in ("weights", "label_weights"):
+            value = getattr(self, name)
+            w = np.asarray(value, dtype=np.float64)
+            if (
+                w.shape != (3,)
+                or not np.all(np.isfinite(w))
+                or w.min() < 0
+                or w[0] <= 0
+                or abs(w.sum() - 1) > 1e-9
+            ):
+                msg = (
+                    f"ConditionalConfig.{name} must be three non-negative weights (global, state, spread) "
+                    f"summing to 1 with a positive global weight, got {value!r}."
+                )
+                raise ValueError(msg)
         if not isinstance(self.train, TrainConfig):
             msg = f"ConditionalConfig.train must be a scsparseot.core.TrainConfig, got {type(self.train).__name__}."
             raise TypeError(msg)

@@ -177,7 +177,8 @@ class SparseOTArgs:
         conditional = self.config.to_dict() if isinstance(self.config, ConditionalConfig) else None
         if conditional is not None:
             conditional.pop("train")  # stored as "config"
-            conditional["weights"] = np.asarray(conditional["weights"], dtype=np.float64)
+            for name in ("weights", "label_weights"):
+                conditional[name] = np.asarray(conditional[name], dtype=np.float64)
         params = {
             "groupby": self.groupby,
             "source": str(self.source),
