@@ -215,3 +215,20 @@ def test_moderated_t_blocks_shared_replicates_and_composition_tests_replicates()
     reps = np.repeat([f"r{i}" for i in range(6)], 100)
     out = composition_test(states[:300], states[300:], 2, reps[:300], reps[300:])
     assert set(out["test"]) == {"replicates"} and np.all(out["p_value"] > 0.5)
+
+
+def test_a_targets_labels_are_part_of_its_checkpoint(tmp_path, monkeypatch):
+    from scsparseot.tl import _sparse_ot
+
+    adata = screen(effect_in_a=1.2)
+    real, calls = _sparse_ot.fit_target, []
+    monkeypatch.setattr(
+        _sparse_ot, "fit_target", lambda *a, **k: calls.append(k.get("design")) or real(*a, **k)
+    )
+    sso.tl.sparse_ot(adata, state_key="cell_type", checkpoint_dir=tmp_path, **FAST)
+    sso.tl.sparse_ot(adata, state_key="cell_type", checkpoint_dir=tmp_path, **FAST)
+    assert len(calls) == 1 and calls[0].source_states is not None  # resumed: same labels
+    adata.obs["swapped"] = adata.obs["cell_type"].map({"A": "B", "B": "A"}).astype(str)
+    sso.tl.sparse_ot(adata, state_key="swapped", checkpoint_dir=tmp_path, **FAST)
+    assert len(calls) == 2  # other labels: refitted
+    assert set(sso.get.state_genes(adata, moved_only=True)["state"]) == {"B"}

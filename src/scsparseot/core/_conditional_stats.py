@@ -443,8 +443,8 @@ def find_states(
     is a marker of states whose mix changed: it stays in the embedding and is not called. A
     gene's p-value is the weighted-Bonferroni combination of its stratified p-value, the
     Bonferroni-corrected smallest state p-value and its stratified spread p-value
-    (``config.weights``, or ``config.label_weights`` with ``labels``); Benjamini–Hochberg at ``fdr``
-    selects. With ``replicates``, every test
+    (``config.weights``; a caller with ``labels`` passes :meth:`ConditionalConfig.labelled`);
+    Benjamini–Hochberg at ``fdr`` selects. With ``replicates``, every test
     counts replicates, not cells (:func:`replicate_tests`).
     """
     keep = np.ones(x.shape[1], dtype=bool)
@@ -504,8 +504,7 @@ def _state_tests(
         )
     if tests is None:
         tests = cell_tests(zx, zy, lx, ly, tested, n_states, spread=config.spread)
-    weights = config.weights if labels is None else config.label_weights
-    p_mean, p_value = _combined(tests.overall, tests.p_state, tests.tested, weights)
+    p_mean, p_value = _combined(tests.overall, tests.p_state, tests.tested, config.weights)
     adj = benjamini_hochberg(p_value)
     return StateTests(
         source_states=lx,

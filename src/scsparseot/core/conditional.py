@@ -130,8 +130,9 @@ def fit_conditional(
         ``lam``, ``dim``, ``err``, ...), e.g. to drive a progress bar.
     source_labels, target_labels
         The state of every source and target cell (e.g. annotated cell types), used as the map's
-        states instead of the clusters it finds; a label with fewer than ``config.min_cells``
-        cells on either side is reported (``states``), not tested and not moved.
+        states instead of the clusters it finds, with ``config.labelled()``'s settings (test weights
+        ``label_weights``); a label with fewer than ``config.min_label_cells`` cells on either
+        side is reported (``states``), not tested and not moved.
     source_replicates, target_replicates
         The replicate (well, plate, lane, donor) of every source and target cell. With at least
         2 replicates on each side the genes are tested across replicates
@@ -170,6 +171,8 @@ def fit_conditional(
     x, y = _check_pair(x, y)
     d = x.shape[1]
     labels, names = _state_codes(source_labels, target_labels, x.shape[0], y.shape[0])
+    if names is not None:  # labelled types: their own test weights and fewest cells
+        config = config.labelled()
     replicates = _replicates(source_replicates, target_replicates, x.shape[0], y.shape[0])
     mean, sd = x.mean(0, dtype=np.float64), floored_sd(x.std(0, dtype=np.float64))
     zx, zy = _standardise(x, mean, sd), _standardise(y, mean, sd)

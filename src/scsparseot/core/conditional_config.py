@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -63,9 +63,11 @@ class ConditionalConfig:
     n_knots
         Quantile knots (at levels 0.1 … 0.9) of each state's one-dimensional map.
     min_cells
-        Fewest source and target cells a state needs to be tested and moved (a t-test on fewer
-        cells of sparse, zero-inflated expression is liberal: on the PBMC tasks of
-        ``benchmarks/results/design.md`` 5 let small cell types make false calls).
+        Fewest source and target cells a state the fit finds needs to be tested and moved.
+    min_label_cells
+        The same for a given label (``state_key``): labelled types are often small, and a t-test
+        on a few cells of sparse, zero-inflated expression is liberal (on the PBMC tasks of
+        ``benchmarks/results/design.md``, 5 let small cell types make false calls).
     empirical_bayes
         Also move, in responding states, genes that an empirical-Bayes two-group model of the
         state's z-values finds likely to respond (by their shrunken shift).
@@ -98,12 +100,13 @@ class ConditionalConfig:
     n_pcs: int = 20
     heterogeneity: float = 0.01
     n_knots: int = 5
-    min_cells: int = 20
+    min_cells: int = 5
     empirical_bayes: bool = True
     max_cluster_cells: int = 5000
     spread: bool = True
     weights: tuple[float, float, float] = TEST_WEIGHTS
     label_weights: tuple[float, float, float] = LABEL_TEST_WEIGHTS
+    min_label_cells: int = 20
     min_replicate_cells: int = 3
     train: TrainConfig = STATE_TRAIN
 
@@ -139,6 +142,10 @@ class ConditionalConfig:
         if not isinstance(self.train, TrainConfig):
             msg = f"ConditionalConfig.train must be a scsparseot.core.TrainConfig, got {type(self.train).__name__}."
             raise TypeError(msg)
+
+    def labelled(self) -> ConditionalConfig:
+        """The settings used when the states are given labels: ``label_weights`` and ``min_label_cells``."""
+        return replace(self, weights=self.label_weights, min_cells=self.min_label_cells)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for ``uns`` and JSON); ``train`` is nested."""
