@@ -116,7 +116,8 @@ def _composition_summary(fit: MapFit) -> dict[str, object]:
             "composition_adj_p_value": np.nan,
         }
     comp = fit.composition
-    i = int(np.argmin(comp["adj_p_value"] - 1e-12 * np.abs(comp["log2_ratio"])))
+    # the smallest adjusted p-value; among equal ones (all 1, say) the largest |log2 ratio|
+    i = int(np.lexsort((-np.abs(comp["log2_ratio"]), comp["adj_p_value"]))[0])
     return {
         "test_level": fit.test_level,
         "n_states": len(fit.state_names),
