@@ -15,6 +15,7 @@ from scsparseot.core import (
     map_from_arrays,
     target_response,
 )
+from scsparseot.core._state_maps import MIN_START_STEPS, MIN_STATE_ITERS, state_budgets
 from scsparseot.core.result import STATE_COLUMNS
 
 
@@ -209,3 +210,27 @@ def test_test_weights_split_the_level_and_steer_the_ranking():
     assert np.flatnonzero(default.adj_p_value <= 0.05).tolist() == [3, 7]
     # the default's global weight 0.7: the shifted gene's p-value is its Welch p-value / 0.7
     np.testing.assert_allclose(default.p_value[3], welch[3] / 0.7, rtol=1e-4)
+
+
+def test_state_budgets_share_one_target_budget_by_cells():
+    train = TrainConfig(n_iters=500, min_iters=100)
+    budget = state_budgets(train, {0: 600, 1: 300, 2: 100})
+    iters = {c: b[0].n_iters for c, b in budget.items()}
+    assert iters == {0: 300, 1: 150, 2: MIN_STATE_ITERS}  # 50 steps at least
+    assert sum(iters.values()) <= train.n_iters + MIN_STATE_ITERS
+    assert budget[0][0].min_iters == 60 and budget[0][0].lr == train.lr  # early stopping scales alike
+    assert budget[0][1] == 180 and budget[2][1] == MIN_START_STEPS  # start steps shared too
+    # one state moving gets the whole budget; a tiny budget is never exceeded
+    assert state_budgets(train, {3: 50})[3][0].n_iters == 500
+    assert state_budgets(TrainConfig(n_iters=20), {0: 1, 1: 99})[0][0].n_iters == 20
+
+
+def test_a_target_s_training_steps_do_not_grow_with_its_moving_states():
+    # a shift of every cell moves every state: the states share the budget instead of each taking it
+    x, y, _, _ = _two_types()
+    y[:, 10:15] += 1.0
+    cfg = ConditionalConfig(train=TrainConfig(n_iters=400, min_iters=400, eval_every=25, hidden=(8,)))
+    fit = fit_conditional(x, y, seed=0, config=cfg)
+    k = len(fit.map.state_maps)
+    assert k >= 2
+    assert 0.9 * 400 <= fit.n_iters <= 1.1 * 400  # each state its share, not 400 each

@@ -9,7 +9,7 @@ and :func:`train_states` (an ICNN per moving state, started from the closed form
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,15 +29,26 @@ if TYPE_CHECKING:
     from .conditional_config import ConditionalConfig
     from .map import SparseOTMap
     from .result import FitResult
+    from .train_config import TrainConfig
 
 __all__ = [
     "ClosedForm",
     "StateTraining",
     "closed_form",
+    "state_budgets",
     "state_histories",
     "state_responders",
     "train_states",
 ]
+
+
+#: fewest training steps of a moving state (two evaluations at the default ``eval_every``)
+MIN_STATE_ITERS = 50
+#: each state's potentials start at its closed form, fitted on at most this many of its source cells
+START_MAX_CELLS = 2048
+#: the start's steps per potential over a target's states (shared as the training steps are), and
+#: the fewest of one state
+START_STEPS, MIN_START_STEPS = 300, 100
 
 
 @dataclass(frozen=True)
@@ -257,11 +268,14 @@ def train_states(
     and the ``step`` counted over all states trained so far.
     """
     out: list[StateTraining] = []
+    moving = {}
     for c in range(states.n_states):
         cols = form.moved_genes(c)
         rx, ry = states.source_states == c, states.target_states == c
-        if not cols.size or min(rx.sum(), ry.sum()) < max(config.min_cells, 2):
-            continue
+        if cols.size and min(rx.sum(), ry.sum()) >= max(config.min_cells, 2):
+            moving[c] = (cols, rx, ry)
+    budget = state_budgets(config.train, {c: int(rx.sum() + ry.sum()) for c, (_, rx, ry) in moving.items()})
+    for c, (cols, rx, ry) in moving.items():
         rows = np.flatnonzero(rx)
         source = zx[np.ix_(rows, cols)]
         move = state_move(
@@ -272,13 +286,15 @@ def train_states(
             zy[ry][:, cols],
             penalty=penalty,
             lam=float(lam),
-            config=config.train,
+            config=budget[c][0],
             support_tol=support_tol[cols],
             seed=seed + c,
             device=device,
         )
         t0 = time.perf_counter()
-        trainer.start_from(source + move[:, cols])
+        trainer.start_from(
+            source + move[:, cols], n_steps=budget[c][1], max_cells=START_MAX_CELLS, seed=seed + c
+        )
         report = None
         if callback is not None:
             done = sum(t.fit.n_iters for t in out)
@@ -290,6 +306,29 @@ def train_states(
             trainer, trainer.train(trainer.config.n_iters, callback=report), seconds=time.perf_counter() - t0
         )
         out.append(StateTraining(state=c, genes=cols, map=res.map.to("cpu"), fit=res))
+    return out
+
+
+def state_budgets(train: TrainConfig, cells: dict[int, int]) -> dict[int, tuple[TrainConfig, int]]:
+    """Each state's trainer settings and start steps: the states share the target's budget by their cells.
+
+    A target's training then costs about ``train.n_iters`` steps (and :data:`START_STEPS` steps of
+    fitting the start) however many states move (a shift of every cell moves every state): a state
+    with a share ``s`` of the moving cells gets ``s · n_iters`` steps, at least
+    :data:`MIN_STATE_ITERS` (fewer with a smaller ``n_iters``), and ``s · START_STEPS`` start
+    steps, at least :data:`MIN_START_STEPS`; it stops early only after ``min_iters`` scaled alike.
+    The learning rate's cosine decay runs over the state's own steps.
+    """
+    total = max(sum(cells.values()), 1)
+    out = {}
+    for c, n in cells.items():
+        share = n / total
+        n_iters = int(
+            min(train.n_iters, max(min(MIN_STATE_ITERS, train.n_iters), round(train.n_iters * share)))
+        )
+        min_iters = int(min(n_iters, max(1, round(train.min_iters * n_iters / max(train.n_iters, 1)))))
+        start = int(max(MIN_START_STEPS, round(START_STEPS * share)))
+        out[c] = (replace(train, n_iters=n_iters, min_iters=min_iters), start)
     return out
 
 

@@ -162,13 +162,23 @@ class Trainer:
         self.g.set_diagonal_map(a, b)
         self.f.set_diagonal_map(1.0 / a, -b / a)
 
-    def start_from(self, images: np.ndarray, *, n_steps: int = 300, lr: float = 1e-2) -> float:
+    def start_from(
+        self,
+        images: np.ndarray,
+        *,
+        n_steps: int = 300,
+        lr: float = 1e-2,
+        max_cells: int | None = None,
+        seed: int = 0,
+    ) -> float:
         """Start both potentials at a given map: ``∇g(x_i) ≈ images_i`` and ``∇f(images_i) ≈ x_i``.
 
         Fits ``g`` and ``f`` by least squares on the source cells (Adam, ``n_steps`` full-batch
         steps, convexity kept by projection), so that training refines that map instead of the
         gene-wise Gaussian one. ``images`` are the start map's images of the source cells, in data
-        units. Returns the final mean squared error of ``g`` in standardised units.
+        units. With ``max_cells``, the fit uses at most that many source cells (a seeded subsample),
+        so that its cost is bounded however many cells the source has. Returns the final mean
+        squared error of ``g`` in standardised units.
 
         Examples
         --------
@@ -186,6 +196,9 @@ class Trainer:
             msg = f"images must have the source's shape {self.x.shape}, got {images.shape}."
             raise ValueError(msg)
         x = self.x.all()
+        if max_cells is not None and images.shape[0] > max_cells:
+            rows = np.sort(np.random.default_rng(seed).choice(images.shape[0], max_cells, replace=False))
+            x, images = x[torch.as_tensor(rows, device=x.device)], images[rows]
         tx = torch.as_tensor((images - self.center) / self.scale, device=self.device)
         err = float("nan")
         for net, a, b in ((self.g, x, tx), (self.f, tx, x)):
