@@ -29,6 +29,7 @@ from .responders import (
     target_response,
 )
 from .result import FitResult, MapFit
+from .source_side import SourceSide, prepare_source
 from .stability import select_by_support, selection_frequency
 from .stopping import ConvergenceMonitor
 from .summary import DisplacementSummary, summarise_displacements
@@ -53,6 +54,7 @@ __all__ = [
     "MapFit",
     "Penalty",
     "SmoothedL0",
+    "SourceSide",
     "SparseCells",
     "SparseOTMap",
     "TrainConfig",
@@ -74,6 +76,7 @@ __all__ = [
     "null_scores",
     "null_split_sizes",
     "precision_at_k",
+    "prepare_source",
     "rank_genes",
     "recall",
     "resolve_device",

@@ -22,6 +22,7 @@ from .calibration import benjamini_hochberg
 if TYPE_CHECKING:
     from ._replicate_stats import ReplicateDesign
     from .conditional_config import ConditionalConfig
+    from .source_side import SourceSide
 
 #: the PCA of the state embedding is fitted on at most this many cells (a seeded subsample)
 PCA_MAX_CELLS = 20000
@@ -30,8 +31,26 @@ PCA_MAX_CELLS = 20000
 EXCLUDE_P = 0.5
 
 
-def welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Moments:
+    """Each column's count, mean and variance (``ddof=1``) of one side of a test (float64)."""
+
+    n: int
+    mean: np.ndarray
+    var: np.ndarray
+
+
+def moments(a: np.ndarray) -> Moments:
+    """The :class:`Moments` of the columns of ``a``."""
+    f8 = np.float64
+    return Moments(a.shape[0], a.mean(0, dtype=f8), a.var(0, ddof=1, dtype=f8))
+
+
+def welch(a: np.ndarray | Moments, b: np.ndarray | Moments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean shift ``mean(b) − mean(a)`` per column, its standard error and degrees of freedom (float64).
+
+    ``a`` and ``b`` are the two sides' cells or their :class:`Moments` (a side shared by several
+    tests is summarised once).
 
     The error is the larger of Welch's (each side's own variance) and Student's (the two sides'
     pooled variance), with the degrees of freedom of the one taken (Welch–Satterthwaite's, or
@@ -40,9 +59,9 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     its few cells) would make Welch's error too small and its test too liberal, which the pooled
     error prevents.
     """
-    f8 = np.float64
-    n_a, n_b = a.shape[0], b.shape[0]
-    var_a, var_b = a.var(0, ddof=1, dtype=f8), b.var(0, ddof=1, dtype=f8)
+    a = a if isinstance(a, Moments) else moments(a)
+    b = b if isinstance(b, Moments) else moments(b)
+    n_a, n_b, var_a, var_b = a.n, b.n, a.var, b.var
     va, vb = var_a / n_a, var_b / n_b
     se_welch = np.sqrt(va + vb)
     df_welch = (va + vb) ** 2 / np.maximum(va**2 / (n_a - 1) + vb**2 / (n_b - 1), 1e-300)
@@ -51,7 +70,7 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     use_welch = se_welch >= se_pooled
     se = np.maximum(np.where(use_welch, se_welch, se_pooled), 1e-12)
     df = np.where(use_welch, df_welch, float(n_a + n_b - 2))
-    return b.mean(0, dtype=f8) - a.mean(0, dtype=f8), se, np.maximum(df, 1.0)
+    return b.mean - a.mean, se, np.maximum(df, 1.0)
 
 
 def two_sided(t: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -72,8 +91,31 @@ def two_groups(z: np.ndarray, n_iter: int = 200) -> tuple[np.ndarray, float]:
     return w, tau2 / (1.0 + tau2)
 
 
+def source_pca(x: np.ndarray, keep: np.ndarray, n_pcs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """PCA of at most :data:`PCA_MAX_CELLS` source cells (a seeded subsample) in the genes ``keep``.
+
+    Returns the mean and the components over all genes (zero outside ``keep``), float32.
+    """
+    from sklearn.decomposition import PCA
+
+    n_x, d = x.shape
+    rows = np.arange(n_x)
+    if n_x > PCA_MAX_CELLS:
+        rows = np.sort(np.random.default_rng(seed).choice(n_x, PCA_MAX_CELLS, replace=False))
+    sample = x[rows][:, keep]
+    n_pcs = int(min(n_pcs, sample.shape[0] - 1, sample.shape[1] - 1))
+    pca_mean = np.zeros(d, np.float32)
+    components = np.zeros((max(n_pcs, 1), d), np.float32)
+    if n_pcs >= 1:
+        # the PCA scanpy's sc.pp.pca runs on dense data (scikit-learn, randomised solver for large data)
+        pca = PCA(n_components=n_pcs, svd_solver="auto", random_state=seed).fit(sample)
+        pca_mean[keep] = pca.mean_
+        components[:, keep] = pca.components_
+    return pca_mean, components
+
+
 def embed_and_cluster(
-    x: np.ndarray,
+    source: SourceSide,
     y: np.ndarray,
     keep: np.ndarray,
     config: ConditionalConfig,
@@ -81,7 +123,7 @@ def embed_and_cluster(
     seed: int,
     labels: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """PCA of the source cells in the genes ``keep``, Ward states of the cells of ``x`` and ``y`` (or the given ``labels``).
+    """PCA of the source cells in the genes ``keep``, Ward states of the source and target cells ``y`` (or the given ``labels``).
 
     Returns ``(labels of x, labels of y, pca_mean, components, centroids)``. The PCA is fitted on at
     most :data:`PCA_MAX_CELLS` source (control) cells, so that its axes are the source's own cell
@@ -91,24 +133,20 @@ def embed_and_cluster(
     without an effect, source and target cells stay exchangeable within a state), and every cell
     joins its nearest centroid. With ``labels`` (state codes
     ``0 … n_states − 1`` of the source and the target cells) the states are those labels and the
-    centroids their mean embeddings (where a new cell without a label goes).
+    centroids their mean embeddings (where a new cell without a label goes). In every gene
+    (``keep`` all true) the source's PCA and embedding are ``source``'s own, computed once; the
+    PCA's subsample and solver take ``source.seed``, the clustering's subsample ``seed``.
     """
     from sklearn.cluster import AgglomerativeClustering
-    from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(seed)
-    n_x, n, d = x.shape[0], x.shape[0] + y.shape[0], x.shape[1]
-    rows = np.sort(rng.choice(n_x, PCA_MAX_CELLS, replace=False)) if n_x > PCA_MAX_CELLS else np.arange(n_x)
-    sample = x[rows][:, keep]
-    n_pcs = int(min(config.n_pcs, sample.shape[0] - 1, sample.shape[1] - 1))
-    pca_mean = np.zeros(d, np.float32)
-    components = np.zeros((max(n_pcs, 1), d), np.float32)
-    if n_pcs >= 1:
-        # the PCA scanpy's sc.pp.pca runs on dense data (scikit-learn, randomised solver for large data)
-        pca = PCA(n_components=n_pcs, svd_solver="auto", random_state=seed).fit(sample)
-        pca_mean[keep] = pca.mean_
-        components[:, keep] = pca.components_
-    emb = np.vstack([embed(x, pca_mean, components), embed(y, pca_mean, components)])
+    n_x, n = source.shape[0], source.shape[0] + y.shape[0]
+    if keep.all():
+        pca_mean, components, emb_x = source.pca_mean, source.components, source.embedding
+    else:
+        pca_mean, components = source_pca(source.x, keep, config.n_pcs, source.seed)
+        emb_x = embed(source.x, pca_mean, components)
+    emb = np.vstack([emb_x, embed(y, pca_mean, components)])
     if labels is not None:
         codes = np.r_[labels[0], labels[1]]
         counts = np.maximum(np.bincount(codes, minlength=n_states), 1)[:, None]
@@ -166,18 +204,22 @@ class GlobalTests:
     p_spread: np.ndarray | None
 
 
-def global_tests(zx: np.ndarray, zy: np.ndarray, *, spread: bool) -> GlobalTests:
+def global_tests(
+    zx: np.ndarray, zy: np.ndarray, *, spread: bool, source: SourceSide | None = None
+) -> GlobalTests:
     """Welch test of each gene's mean shift over all cells pooled and, with ``spread``, Brown–Forsythe's of its spread.
 
     Brown–Forsythe is a Welch test of the absolute deviations from each group's median. Pooled over
     states, these tests also see a change of the mix of states: genes are called by the stratified
     tests (these pooled ones only where no state has cells enough on both sides, :func:`cell_tests`),
-    and :func:`find_states` uses them to keep responding genes out of the state embedding.
+    and :func:`find_states` uses them to keep responding genes out of the state embedding. With
+    ``source`` (whose ``zx`` these are), the source side of both tests is its precomputed moments.
     """
-    shift, se, df = welch(zx, zy)
+    shift, se, df = welch(zx if source is None else source.z_moments, zy)
     p_spread = None
     if spread:
-        g, se_g, df_g = welch(np.abs(zx - np.median(zx, 0)), np.abs(zy - np.median(zy, 0)))
+        dev_x = np.abs(zx - np.median(zx, 0)) if source is None else source.spread_moments
+        g, se_g, df_g = welch(dev_x, np.abs(zy - np.median(zy, 0)))
         p_spread = two_sided(g / se_g, df_g)
     return GlobalTests(shift=shift, p_global=two_sided(shift / se, df), p_spread=p_spread)
 
@@ -420,9 +462,8 @@ class StateTests:
 
 
 def find_states(
-    x: np.ndarray,
+    source: SourceSide,
     y: np.ndarray,
-    zx: np.ndarray,
     zy: np.ndarray,
     pooled: GlobalTests,
     *,
@@ -445,14 +486,14 @@ def find_states(
     Bonferroni-corrected smallest state p-value and its stratified spread p-value
     (``config.weights``; a caller with ``labels`` passes :meth:`ConditionalConfig.labelled`);
     Benjamini–Hochberg at ``fdr`` selects. With ``replicates``, every test
-    counts replicates, not cells (:func:`replicate_tests`).
+    counts replicates, not cells (:func:`replicate_tests`). ``source`` is the source cells and
+    their share of the work (:func:`~scsparseot.core.prepare_source`).
     """
-    keep = np.ones(x.shape[1], dtype=bool)
+    keep = np.ones(source.shape[1], dtype=bool)
     for _ in range(2):
         calls = _state_tests(
-            x,
+            source,
             y,
-            zx,
             zy,
             keep,
             config=config,
@@ -473,9 +514,8 @@ def find_states(
 
 
 def _state_tests(
-    x: np.ndarray,
+    source: SourceSide,
     y: np.ndarray,
-    zx: np.ndarray,
     zy: np.ndarray,
     keep: np.ndarray,
     *,
@@ -487,7 +527,10 @@ def _state_tests(
     replicates: ReplicateDesign | None,
 ) -> StateTests:
     """One pass of :func:`find_states`: states from the genes ``keep``, then the tests and calls."""
-    lx, ly, pca_mean, components, centroids = embed_and_cluster(x, y, keep, config, n_states, seed, labels)
+    zx = source.zx
+    lx, ly, pca_mean, components, centroids = embed_and_cluster(
+        source, y, keep, config, n_states, seed, labels
+    )
     tested = [c for c in range(n_states) if min((lx == c).sum(), (ly == c).sum()) >= config.min_cells]
     tests = None
     if replicates is not None:

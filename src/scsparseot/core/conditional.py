@@ -59,7 +59,6 @@ from .._warnings import find_stack_level
 from ._conditional_stats import StateTests, cochran_q, find_states, global_tests
 from ._replicate_stats import ReplicateDesign, group_means
 from ._rows import check_cells
-from ._scale import floored_sd
 from ._state_maps import (
     ClosedForm,
     StateTraining,
@@ -73,6 +72,7 @@ from .composition import composition_test
 from .conditional_config import STATE_LAM, ConditionalConfig
 from .conditional_map import ConditionalMap
 from .result import ConditionalFit
+from .source_side import SourceSide, prepare_source
 from .summary import summarise_displacements
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ __all__ = ["ConditionalConfig", "ConditionalFit", "ConditionalMap", "fit_conditi
 
 
 def fit_conditional(
-    x: np.ndarray,
+    x: np.ndarray | SourceSide,
     y: np.ndarray,
     *,
     fdr: float = 0.05,
@@ -106,7 +106,9 @@ def fit_conditional(
     ----------
     x, y
         Source and target cells, ``(n, d)`` and ``(m, d)``, in data units (e.g. log-normalised
-        expression); dense arrays or scipy sparse matrices (densified).
+        expression); dense arrays or scipy sparse matrices (densified). ``x`` may instead be a
+        :func:`~scsparseot.core.prepare_source` of the source cells, computed once for many
+        targets (a screen); the fit is then the same as on the cells with ``seed=source.seed``.
     fdr
         Benjamini–Hochberg level of the gene selection, in (0, 1).
     config
@@ -122,7 +124,8 @@ def fit_conditional(
         Device of the state maps' training (``"cpu"``, ``"cuda"``; ``"auto"`` picks CUDA when
         available).
     seed
-        Seed of the embedding's subsample and PCA (and, offset by the state, of each state map).
+        Seed of the clustering's subsample (and, offset by the state, of each state map) and, given
+        the cells, of the embedding's PCA (``prepare_source(x, seed=seed)``).
     genes
         Gene names stored with the map.
     callback
@@ -168,24 +171,24 @@ def fit_conditional(
     if not 0 < fdr < 1:
         msg = f"fdr must be in (0, 1), got {fdr!r}."
         raise ValueError(msg)
-    x, y = _check_pair(x, y)
+    source = _source(x, config, seed)
+    x, y = source.x, _check_target(y, source)
     d = x.shape[1]
     labels, names = _state_codes(source_labels, target_labels, x.shape[0], y.shape[0])
     if names is not None:  # labelled types: their own test weights and fewest cells
         config = config.labelled()
     replicates = _replicates(source_replicates, target_replicates, x.shape[0], y.shape[0])
-    mean, sd = x.mean(0, dtype=np.float64), floored_sd(x.std(0, dtype=np.float64))
-    zx, zy = _standardise(x, mean, sd), _standardise(y, mean, sd)
+    mean, sd, zx = source.mean, source.sd, source.zx
+    zy = _standardise(y, mean, sd)
     if names is None:
         n_states = int(max(1, min(config.n_states, (x.shape[0] + y.shape[0]) // 100)))
     else:
         n_states = len(names)
     states = find_states(
-        x,
+        source,
         y,
-        zx,
         zy,
-        global_tests(zx, zy, spread=config.spread),
+        global_tests(zx, zy, spread=config.spread, source=source),
         config=config,
         n_states=n_states,
         fdr=fdr,
@@ -261,15 +264,27 @@ def fit_conditional(
     )
 
 
-def _check_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Source and target cells as finite 2-D arrays (sparse input densified) with the same genes."""
-    # the trainer's input check: finite 2-D cells × genes, at least 2 cells and 1 gene
-    x = check_cells("source data", x.toarray() if hasattr(x, "toarray") else x)
-    y = check_cells("target data", y.toarray() if hasattr(y, "toarray") else y)
-    if x.shape[1] != y.shape[1]:
-        msg = f"Source and target have different numbers of genes: {x.shape[1]} and {y.shape[1]}."
+def _source(x: Any, config: ConditionalConfig, seed: int) -> SourceSide:
+    """The source's share of the fit: ``x`` itself when prepared, else :func:`prepare_source` of the cells."""
+    if not isinstance(x, SourceSide):
+        return prepare_source(x, config=config, seed=seed)
+    if x.n_pcs != config.n_pcs:
+        msg = (
+            f"The source was prepared with n_pcs={x.n_pcs} but the fit's config has n_pcs={config.n_pcs}; "
+            "prepare it with the same config (prepare_source(x, config=config))."
+        )
         raise ValueError(msg)
-    return x, y
+    return x
+
+
+def _check_target(y: Any, source: SourceSide) -> np.ndarray:
+    """Target cells as a finite 2-D array (sparse input densified) with the source's genes."""
+    # the trainer's input check: finite 2-D cells × genes, at least 2 cells and 1 gene
+    y = check_cells("target data", y.toarray() if hasattr(y, "toarray") else y)
+    if source.shape[1] != y.shape[1]:
+        msg = f"Source and target have different numbers of genes: {source.shape[1]} and {y.shape[1]}."
+        raise ValueError(msg)
+    return y
 
 
 def _state_codes(

@@ -37,7 +37,7 @@ from ._spec import CellDesign, call_level
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from ..core import CellData, DisplacementSummary, FitResult
+    from ..core import CellData, DisplacementSummary, FitResult, SourceSide
     from ._spec import FitSpec
 
 __all__ = ["MAX_RESPONSE_GENES", "fit_target", "torch_num_threads"]
@@ -92,6 +92,7 @@ def fit_target(
     callback: Callable[[dict[str, float]], None] | None = None,
     *,
     design: CellDesign | None = None,
+    source: SourceSide | None = None,
 ) -> MapFit:
     """Fit one target (a top-level function so that process and cluster executors can run it).
 
@@ -101,10 +102,12 @@ def fit_target(
     ``spec.n_null`` control-vs-control maps (same method, the main fit's λ) for the null scores.
     With ``spec.num_threads``, torch uses that many intra-op threads for the fit (executor workers
     default to all cores, which changes float reductions and so the results). The state-conditional
-    map tests its genes itself (no null fits); ``design`` gives it the cells' states and replicates.
+    map tests its genes itself (no null fits); ``design`` gives it the cells' states and replicates,
+    and ``source`` the work on ``x`` shared by every target (:func:`~scsparseot.core.prepare_source`;
+    prepared here from ``x`` and ``seed`` when not given).
     """
     with _torch_threads(spec.num_threads):
-        return _with_cell_responses(_fit_target(x, y, spec, seed, genes, callback, design), x, y)
+        return _with_cell_responses(_fit_target(x, y, spec, seed, genes, callback, design, source), x, y)
 
 
 def torch_num_threads() -> int:
@@ -136,11 +139,12 @@ def _fit_target(
     genes: list[str],
     callback: Callable[[dict[str, float]], None] | None,
     design: CellDesign | None,
+    source: SourceSide | None,
 ) -> MapFit:
     if spec.method == "conditional":
         design = design or CellDesign()
         return fit_conditional(
-            x.to_numpy(),
+            x.to_numpy() if source is None else source,
             y.to_numpy(),
             fdr=call_level(spec.fdr),
             config=spec.config,

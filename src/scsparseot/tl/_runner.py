@@ -6,7 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..core import named_seed
+from ..core import named_seed, prepare_source
 from . import _checkpoint
 from ._context import fitting
 from ._fit_target import torch_num_threads
@@ -39,7 +39,10 @@ def run_targets(
     """Fit every target of a :func:`~scsparseot.tl.sparse_ot` call with :func:`run_fits`.
 
     The fits share ``args.fit_spec`` (with this process's torch thread count) and each target
-    gets its own seed, derived from ``args.seed`` and the target's name.
+    gets its own seed, derived from ``args.seed`` and the target's name. The state-conditional
+    map's source side (:func:`~scsparseot.core.prepare_source`, seeded by ``args.seed``) is
+    computed once, here, and given to every target's fit as ``source=``, so that a target fitted
+    alone gets the same result as in a screen.
 
     Parameters
     ----------
@@ -61,6 +64,12 @@ def run_targets(
     """
     spec = args.fit_spec(x, torch_num_threads())
     seeds = {t: named_seed(args.seed, t) for t in args.target_rows}
+    shared = None
+    if spec.method == "conditional":
+
+        def shared() -> dict[str, Any]:
+            return {"source": prepare_source(x.to_numpy(), config=spec.config, seed=args.seed)}
+
     return run_fits(
         x,
         ys,
@@ -72,6 +81,7 @@ def run_targets(
         progress=progress,
         checkpoint_dir=args.checkpoint_dir,
         designs=args.designs(),
+        shared=shared,
     )
 
 
@@ -87,6 +97,7 @@ def run_fits(
     progress: bool,
     checkpoint_dir: str | os.PathLike[str] | None,
     designs: dict[str, CellDesign] | None = None,
+    shared: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, MapFit]:
     """Fit every target of ``ys`` with ``fit`` and return their results in the order of ``ys``.
 
@@ -116,6 +127,9 @@ def run_fits(
     designs
         Each target's cell labels (states, replicates), passed to ``fit`` as ``design=``; ``None``
         or a missing target: none.
+    shared
+        Called once, when a target is left to fit, for keyword arguments given to every fit (the
+        work on the source that the fits share).
 
     Returns
     -------
@@ -136,6 +150,9 @@ def run_fits(
                 logger.info("resumed %r from its checkpoint", t)
                 out[t] = done
     todo = {t: y for t, y in ys.items() if t not in out}
+    common = shared() if shared is not None and todo else {}
+    for t in todo:
+        extra[t] = {**common, **extra.get(t, {})}
 
     def finished(t: str, fit: MapFit) -> None:
         out[t] = fit
