@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from types import ModuleType
 
-SUITES = ("lowdim", "table1", "table2", "speed", "memory", "heterogeneous", "calibration", "design")
+SUITES = ("lowdim", "table1", "table2", "speed", "memory", "heterogeneous", "calibration", "design", "screen")
 
 
 def load(name: str) -> ModuleType:
