@@ -41,6 +41,7 @@ def _suite(name: str, *extra: str) -> Job:
 
 #: every results file, in the order they run (longest first, so that two lanes end together)
 JOBS: tuple[Job, ...] = (
+    _suite("screen"),
     _suite("heterogeneous"),
     _suite("table2", "--seeds", "0", "1"),
     _suite("lowdim"),

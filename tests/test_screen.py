@@ -87,3 +87,25 @@ def test_prepared_source_gives_the_fit_on_the_cells():
         fit_conditional(source, y, config=ConditionalConfig(n_pcs=5))
     with pytest.raises(ValueError, match="different numbers of genes: 30 and 29"):
         fit_conditional(source, y[:, :29])
+
+
+def test_a_csr_screen_is_densified_one_group_at_a_time(monkeypatch):
+    from scsparseot.core import CellData
+
+    adata = _screen(2)
+    before = adata.copy()
+    shapes = []
+    real = CellData.to_numpy
+
+    def recorded(self):
+        out = real(self)
+        shapes.append(out.shape)
+        return out
+
+    monkeypatch.setattr(CellData, "to_numpy", recorded)
+    out = _fit(adata, ["shift", "one_type", "none"])
+    largest = int(adata.obs["drug"].value_counts().max())
+    assert shapes and max(s[0] for s in shapes) <= largest < adata.n_obs  # never the whole matrix
+    # the control group once (its prepared source), each drug's cells once
+    assert sorted(s[0] for s in shapes) == [200, 200, 200, 600]
+    assert sparse.issparse(adata.X) and (adata.X != before.X).nnz == 0 and out.n_obs == adata.n_obs
