@@ -72,7 +72,7 @@ from .composition import composition_test
 from .conditional_config import STATE_LAM, ConditionalConfig
 from .conditional_map import ConditionalMap
 from .result import ConditionalFit
-from .source_side import SourceSide, prepare_source
+from .source_side import SourceSide, prepare_source, standardise
 from .summary import summarise_displacements
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def fit_conditional(
         config = config.labelled()
     replicates = _replicates(source_replicates, target_replicates, x.shape[0], y.shape[0])
     mean, sd, zx = source.mean, source.sd, source.zx
-    zy = _standardise(y, mean, sd)
+    zy = standardise(y, mean, sd)
     if names is None:
         n_states = int(max(1, min(config.n_states, (x.shape[0] + y.shape[0]) // 100)))
     else:
@@ -417,11 +417,6 @@ def _state_genes(
         "adj_p_value": adj,
         "moved": moved,
     }
-
-
-def _standardise(a: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """Z-scores of ``a`` in the source cells' units (float32)."""
-    return ((a - mean) / sd).astype(np.float32)
 
 
 def _conditional_map(

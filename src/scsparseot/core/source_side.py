@@ -22,7 +22,7 @@ from ._scale import floored_sd
 from ._state_geometry import embed
 from .conditional_config import ConditionalConfig
 
-__all__ = ["SourceSide", "prepare_source"]
+__all__ = ["SourceSide", "prepare_source", "standardise"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +107,7 @@ def prepare_source(x: Any, *, config: ConditionalConfig | None = None, seed: int
     x = check_cells("source data", x.toarray() if hasattr(x, "toarray") else x)
     mean = x.mean(0, dtype=np.float64)
     sd = floored_sd(x.std(0, dtype=np.float64))
-    zx = ((x - mean) / sd).astype(np.float32)
+    zx = standardise(x, mean, sd)
     keep = np.ones(x.shape[1], dtype=bool)
     pca_mean, components = source_pca(x, keep, config.n_pcs, seed)
     return SourceSide(
@@ -123,3 +123,8 @@ def prepare_source(x: Any, *, config: ConditionalConfig | None = None, seed: int
         n_pcs=int(config.n_pcs),
         seed=int(seed),
     )
+
+
+def standardise(a: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Z-scores of ``a`` in the source cells' units (float32)."""
+    return ((a - mean) / sd).astype(np.float32)
