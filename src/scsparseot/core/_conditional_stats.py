@@ -125,7 +125,7 @@ def embed_and_cluster(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """PCA of the source cells in the genes ``keep``, Ward states of the source and target cells ``y`` (or the given ``labels``).
 
-    Returns ``(labels of x, labels of y, pca_mean, components, centroids)``. The PCA is fitted on at
+    Returns ``(labels of the source cells, labels of y, pca_mean, components, centroids)``. The PCA is fitted on at
     most :data:`PCA_MAX_CELLS` source (control) cells, so that its axes are the source's own cell
     states: a response of the target cells (a switch of a share of them, say) gets no axis of its
     own and does not split them off into a state without source cells. The clustering then groups
