@@ -72,6 +72,41 @@ def test_screen_prepares_the_source_once_and_calls_each_drug_as_if_alone(monkeyp
         )
 
 
+def test_dask_screen_scatters_the_source_once_and_gives_the_sequential_calls():
+    distributed = pytest.importorskip("distributed")
+    adata = _screen()
+    drugs = ["shift", "one_type", "none"]
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        scattered = []
+        scatter = client.scatter
+
+        def counted(data, **kwargs):
+            scattered.append((len(data), kwargs.get("broadcast")))
+            return scatter(data, **kwargs)
+
+        client.scatter = counted
+        out = sso.tl.sparse_ot(
+            adata,
+            groupby="drug",
+            source="control",
+            target=drugs,
+            config=CONFIG,
+            progress=False,
+            copy=True,
+            executor=client.get_executor(),
+        )
+    assert scattered == [(2, True)]  # the control cells and the prepared source, once for three drugs
+    a, b = sso.get.perturbed_genes(out), sso.get.perturbed_genes(_fit(adata, drugs))
+    pd.testing.assert_series_equal(a["gene"], b["gene"])
+    np.testing.assert_array_equal(a["selected"], b["selected"])
+    np.testing.assert_allclose(a["p_value"], b["p_value"], rtol=1e-6)
+
+
 def test_prepared_source_gives_the_fit_on_the_cells():
     adata = _screen(1)
     x = adata[adata.obs["drug"] == "control"].X

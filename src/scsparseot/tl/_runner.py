@@ -129,7 +129,8 @@ def run_fits(
         or a missing target: none.
     shared
         Called once, when a target is left to fit, for keyword arguments given to every fit (the
-        work on the source that the fits share).
+        work on the source that the fits share). On a Dask executor these and ``x`` are
+        scattered to every worker once (:func:`_to_workers`).
 
     Returns
     -------
@@ -151,8 +152,6 @@ def run_fits(
                 out[t] = done
     todo = {t: y for t, y in ys.items() if t not in out}
     common = shared() if shared is not None and todo else {}
-    for t in todo:
-        extra[t] = {**common, **extra.get(t, {})}
 
     def finished(t: str, fit: MapFit) -> None:
         out[t] = fit
@@ -160,8 +159,10 @@ def run_fits(
             _checkpoint.save(checkpoint_dir, t, fit, keys[t])
 
     if executor is not None:
+        x_task, common_task = _to_workers(executor, x, common) if todo else (x, common)
         futures = {
-            t: executor.submit(fit, x, y, spec, seeds[t], genes, **extra.get(t, {})) for t, y in todo.items()
+            t: executor.submit(fit, x_task, y, spec, seeds[t], genes, **common_task, **extra.get(t, {}))
+            for t, y in todo.items()
         }
         for t in tqdm(futures, desc="targets", disable=not progress):
             with fitting(t):
@@ -188,6 +189,20 @@ def run_fits(
                 )
 
             with fitting(t):
-                finished(t, fit(x, y, spec, seeds[t], genes, update, **extra.get(t, {})))
+                finished(t, fit(x, y, spec, seeds[t], genes, update, **common, **extra.get(t, {})))
         logger.info("fitted %r in %.1f s (%s)", t, time.perf_counter() - t0, out[t].reason)
     return {t: out[t] for t in ys}
+
+
+def _to_workers(executor: Executor, x: CellData, common: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``x`` and the keyword arguments every task shares, sent to the workers of a Dask executor once.
+
+    Dask's ``client.get_executor()`` would send them with every task (a warning of a large graph
+    for each); scattered to every worker, each task refers to them instead and Dask hands the
+    task the data. Any other executor gets them as they are.
+    """
+    client = getattr(executor, "_client", None)
+    if not callable(getattr(client, "scatter", None)):
+        return x, common
+    x_future, *futures = client.scatter([x, *common.values()], broadcast=True, hash=False)
+    return x_future, dict(zip(common, futures, strict=True))
