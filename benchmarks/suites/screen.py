@@ -1,4 +1,4 @@
-"""``screen``: a whole screen in one call, in one process and on a Dask cluster, beside t-tests.
+"""``screen``: a whole screen in one call, in one process, on a Dask cluster and by ``fit --jobs``, beside t-tests.
 
 Data (:func:`make_screen`): 5,000 control cells and 100 drugs × 1,000 treated cells × 2,000 genes,
 negative-binomial counts of 4 cell types (each type changes ~10% of the genes' means), library sizes
@@ -10,11 +10,18 @@ e^±0.8 of the mean count): ``shift`` (every cell), ``one_type`` (cells of type 
 
 Rows, each in its own spawn process:
 
-* ``sparse_ot``: the default ``tl.sparse_ot`` on every drug in one process (2 torch/BLAS threads);
-  the time of the call, each drug's fit seconds, peak RSS, the calls;
+* ``sparse_ot``: the default ``tl.sparse_ot`` on every drug in one process, 1 torch/BLAS thread
+  (what a Dask or ``fit --jobs`` worker uses); the time of the call, each drug's fit seconds,
+  peak RSS, the calls;
+* ``sparse_ot (2 threads)``: the same on the first :data:`N_PARALLEL` drugs (5 of each kind) with
+  2 threads, to show what the thread count changes (time, and a borderline gene's call);
 * ``sparse_ot (Dask)``: the same call with ``executor=`` a ``distributed.LocalCluster`` of 2 worker
-  processes × 1 thread on the first :data:`N_DASK` drugs (5 of each kind); its calls are compared
-  with the one-process run's for the same drugs, and its time with those drugs' share of it;
+  processes × 1 thread on the first :data:`N_PARALLEL` drugs;
+* ``fit --jobs 2``: the command line (``scsparseot fit ... --jobs 2``: 2 worker processes × 1 thread),
+  reading and writing the file included, on the same drugs;
+
+the parallel rows' calls are compared with the one-process run's for the same drugs, and their
+time with those drugs' share of it;
 * ``t-test``: ``sc.tl.rank_genes_groups(method="t-test")`` of each drug against the control cells,
   Benjamini–Hochberg per drug (what a biologist runs first);
 * ``t-test per type``: the same within each annotated cell type, a gene's p-value the
@@ -27,6 +34,8 @@ kind); a ``none`` drug with any call counts as a false call.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import io
 import multiprocessing as mp
 import resource
 import tempfile
@@ -41,11 +50,13 @@ from . import common as C
 if TYPE_CHECKING:
     import argparse
 
-TITLE = "screen: 100 drugs in one call (one process and Dask) beside the pooled and per-type t-tests"
+TITLE = "screen: 100 drugs in one call (one process, Dask, fit --jobs) beside the pooled and per-type t-tests"
 DEFAULT_SEEDS = (0,)
 KINDS = ("shift", "one_type", "switch", "none")
-#: drugs fitted again on the Dask cluster (the first ones: as many of each kind)
-N_DASK = 20
+#: drugs fitted again with 2 threads, on the Dask cluster and by ``fit --jobs`` (the first ones: as many of each kind)
+N_PARALLEL = 20
+#: the rows run on :data:`N_PARALLEL` drugs and compared with the one-process row
+PARALLEL = ("sparse_ot (2 threads)", "sparse_ot (Dask)", "fit --jobs 2")
 FDR = 0.05
 #: targets of the issue (2 CPU cores)
 MAX_MINUTES, MOONSHOT_MINUTES, MAX_SPREAD = 30.0, 10.0, 3.0
@@ -124,8 +135,10 @@ def _row(method: str, path: str, drugs: list[str], threads: int) -> dict[str, An
     adata = ad.read_h5ad(path)
     base = _rss_mib()
     t0 = time.perf_counter()
-    if method in ("sparse_ot", "sparse_ot (Dask)"):
-        calls, seconds = _sparse_ot(adata, drugs, dask=method != "sparse_ot")
+    if method == "fit --jobs 2":
+        calls, seconds = _cli(path, drugs)
+    elif method.startswith("sparse_ot"):
+        calls, seconds = _sparse_ot(adata, drugs, dask=method == "sparse_ot (Dask)")
     else:
         calls, seconds = _ttest(adata, drugs, per_type=method == "t-test per type"), {}
     total = time.perf_counter() - t0
@@ -155,6 +168,43 @@ def _sparse_ot(adata: Any, drugs: list[str], *, dask: bool) -> tuple[dict[str, l
             sso.tl.sparse_ot(adata, executor=client.get_executor(), **kwargs)
     else:
         sso.tl.sparse_ot(adata, **kwargs)
+    return _calls(adata, drugs)
+
+
+def _cli(path: str, drugs: list[str]) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """``scsparseot fit`` with 2 worker processes, then the calls read back from its output file."""
+    import anndata as ad
+
+    from scsparseot.cli import main
+
+    out = str(Path(path).with_name("screen_fit.h5ad"))
+    with contextlib.redirect_stdout(io.StringIO()):  # its per-drug lines and gene tables
+        status = main(
+            [
+                "fit",
+                path,
+                "--out",
+                out,
+                "--groupby",
+                "drug",
+                "--source",
+                "control",
+                "--jobs",
+                "2",
+                "--target",
+                *drugs,
+            ]
+        )
+    if status != 0:
+        msg = f"scsparseot fit exited with status {status}"
+        raise RuntimeError(msg)
+    return _calls(ad.read_h5ad(out), drugs)
+
+
+def _calls(adata: Any, drugs: list[str]) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """Each drug's called genes and fit seconds, from a fitted AnnData."""
+    import scsparseot as sso
+
     genes = sso.get.perturbed_genes(adata, selected_only=True)
     summary = sso.get.summary(adata)
     calls = {t: sorted(genes.loc[genes["target"] == t, "gene"].astype(str)) for t in drugs}
@@ -226,7 +276,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.quick
         else {"n_control": 5000, "n_cells": 1000, "n_drugs": 100, "n_genes": 2000}
     )
-    n_dask = 4 if args.quick else N_DASK
+    n_par = 4 if args.quick else N_PARALLEL
     rows, notes = [], []
     for seed in args.seeds:
         adata, truth = make_screen(seed=seed, **sizes)
@@ -238,8 +288,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             C.say(f"screen seed {seed}: {adata.n_obs} cells × {adata.n_vars} genes, {density:.1%} non-zero")
             del adata
             jobs = [
-                ("sparse_ot", drugs, 2),
-                ("sparse_ot (Dask)", drugs[:n_dask], 1),
+                ("sparse_ot", drugs, 1),
+                ("sparse_ot (2 threads)", drugs[:n_par], 2),
+                ("sparse_ot (Dask)", drugs[:n_par], 1),
+                ("fit --jobs 2", drugs[:n_par], 1),
                 ("t-test", drugs, 2),
                 ("t-test per type", drugs, 2),
             ]
@@ -265,21 +317,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 C.say(
                     f"{method}: {out['seconds']:.0f} s, precision {row['precision']:.3f}, recall {row['recall']:.3f}"
                 )
-    return _report(rows, n_dask, notes)
+    return _report(rows, n_par, notes)
 
 
-def _report(rows: list[dict[str, Any]], n_dask: int, notes: list[str]) -> dict[str, Any]:
+def _report(rows: list[dict[str, Any]], n_par: int, notes: list[str]) -> dict[str, Any]:
     by = {(r["method"], r["seed"]): r for r in rows}
     seeds = sorted({r["seed"] for r in rows})
     targets = []
     for s in seeds:
-        ot, dk, tt = by[("sparse_ot", s)], by[("sparse_ot (Dask)", s)], by[("t-test", s)]
-        same = [t for t in dk["calls"] if dk["calls"][t] == ot["calls"][t]]
-        ot_share = sum(ot["drug_seconds"][t] for t in dk["calls"]) / max(
-            sum(ot["drug_seconds"].values()), 1e-9
-        )
-        dk["same_calls_as_one_process"] = f"{len(same)}/{len(dk['calls'])}"
-        dk["speedup_vs_one_process"] = ot["seconds"] * ot_share / dk["seconds"]
+        ot, tt = by[("sparse_ot", s)], by[("t-test", s)]
+        same = {}
+        for method in PARALLEL:
+            row = by[(method, s)]
+            same[method] = [t for t in row["calls"] if row["calls"][t] == ot["calls"][t]]
+            ot_share = sum(ot["drug_seconds"][t] for t in row["calls"]) / max(
+                sum(ot["drug_seconds"].values()), 1e-9
+            )
+            row["same_calls_as_one_process"] = f"{len(same[method])}/{len(row['calls'])}"
+            row["speedup_vs_one_process"] = ot["seconds"] * ot_share / row["seconds"]
         ot["time_vs_ttest"] = ot["seconds"] / tt["seconds"]
         minutes = ot["seconds"] / 60 * 100 / ot["n_drugs"]
         targets += [
@@ -313,12 +368,15 @@ def _report(rows: list[dict[str, Any]], n_dask: int, notes: list[str]) -> dict[s
                 ot["none_with_calls"],
                 ot["none_share_with_calls"] <= 0.1,
             ),
-            C.target(
-                f"Dask (seed {s})",
-                "the same genes as one process",
-                dk["same_calls_as_one_process"],
-                len(same) == len(dk["calls"]),
-            ),
+            *[
+                C.target(
+                    f"{method} (seed {s})",
+                    "the same genes as one process (1 thread)",
+                    by[(method, s)]["same_calls_as_one_process"],
+                    len(same[method]) == by[(method, s)]["n_drugs"],
+                )
+                for method in ("sparse_ot (Dask)", "fit --jobs 2")
+            ],
         ]
     header = [
         "method",
@@ -363,11 +421,11 @@ def _report(rows: list[dict[str, Any]], n_dask: int, notes: list[str]) -> dict[s
             ]
         )
     extra = [
-        f"* Dask (LocalCluster, 2 workers × 1 thread) on the first {n_dask} drugs: the same calls as one process on "
-        f"{r['same_calls_as_one_process']}, {r['speedup_vs_one_process']:.2f}× the speed of those drugs in one process "
+        f"* {r['method']} on the first {n_par} drugs: the same calls as one process (1 thread) on "
+        f"{r['same_calls_as_one_process']}, {r['speedup_vs_one_process']:.2f}× the speed of those drugs there "
         f"(seed {r['seed']})."
         for r in rows
-        if r["method"] == "sparse_ot (Dask)"
+        if r["method"] in PARALLEL
     ] + [
         f"* One process took {r['time_vs_ttest']:.1f}× the pooled t-test's time (seed {r['seed']})."
         for r in rows
@@ -375,7 +433,7 @@ def _report(rows: list[dict[str, Any]], n_dask: int, notes: list[str]) -> dict[s
     ]
     markdown = C.markdown_table(header, lines) + "\n\n" + "\n".join(extra) + "\n"
     return {
-        "settings": {"fdr": FDR, "n_dask": n_dask, "kinds": list(KINDS)},
+        "settings": {"fdr": FDR, "n_parallel": n_par, "kinds": list(KINDS)},
         "rows": rows,
         "targets": targets,
         "notes": notes,

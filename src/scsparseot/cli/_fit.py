@@ -49,10 +49,12 @@ def _genes(adata: AnnData, spec: str | None) -> list[str] | object | None:
 
 
 def _init_worker() -> None:
-    """Process-pool initializer: one torch thread per worker, so that workers share the cores."""
+    """Process-pool initializer: one torch and one BLAS thread per worker, so that workers share the cores."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 def _torch_threads(n: int | None = None) -> int:
