@@ -43,6 +43,7 @@ def _suite(name: str, *extra: str) -> Job:
 JOBS: tuple[Job, ...] = (
     _suite("screen"),
     _suite("heterogeneous"),
+    _suite("prediction"),
     _suite("table2", "--seeds", "0", "1"),
     _suite("lowdim"),
     _suite("calibration"),

@@ -11,6 +11,7 @@ Run from the repository root, one suite at a time, with one torch thread (the de
     python benchmarks/run.py calibration             # null p-values and calls of the default, no effect and planted
     python benchmarks/run.py design                  # cell types, composition changes and replicates (PBMC)
     python benchmarks/run.py screen                  # 100 drugs in one call: time per drug, Dask, t-tests
+    python benchmarks/run.py prediction              # held-out control cells transported onto held-out treated ones
     python benchmarks/run.py lowdim --quick --out /tmp/r   # smoke test: small data, 1 seed
     python benchmarks/run.py all --jobs 2            # every results file (scripts included), 2 at a time
     python benchmarks/run.py all --missing           # only the files not yet at the current code commit

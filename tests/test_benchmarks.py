@@ -203,3 +203,44 @@ def test_design_tasks_carry_their_truth() -> None:
     assert set(donors["source_reps"]) == set(donors["target_reps"]) and donors["true"].size == design.K
     out = design.score(donors, design.ttest(donors))
     assert out["recall"] > 0.5 and 0 <= out["precision_at_k"] <= 1
+
+
+def test_program_tasks_and_prediction_metrics() -> None:
+    _, tasks = _heterogeneous()
+    from suites import prediction
+
+    for kind in ("gradient", "nonlinear"):
+        task = tasks.program_task(kind, seed=0, n_planted=8, n_genes=100)
+        base, names, labels, _ = tasks.load_pbmc()
+        index = {g: i for i, g in enumerate(names)}
+        cols = np.array([index[g] for g in task.genes])
+        treated, control = np.asarray(task.info["treated_cells"]), np.asarray(task.info["control_cells"])
+        changed = np.abs(task.y - base[np.ix_(treated, cols)]) > 1e-5
+        assert set(np.flatnonzero(changed.any(0))) <= set(task.true_genes.tolist())
+        assert np.array_equal(task.x, base[np.ix_(control, cols)].astype(np.float32))
+        d = task.displacement[:, task.true_genes]
+        assert not np.delete(task.displacement, task.true_genes, axis=1).any()
+        if (
+            kind == "gradient"
+        ):  # every cell moves, by a share of the full effect that varies along the program
+            assert np.mean(np.abs(d).sum(1) > 0) > 0.9 and np.std(np.abs(d).sum(1)) > 0.05
+        else:  # each cell moves one half of the genes or the other, never both
+            first = np.abs(d[:, :4]).sum(1) > 0
+            second = np.abs(d[:, 4:]).sum(1) > 0
+            assert not (first & second).any() and 0.2 < first.mean() < 0.8
+    # the split keeps 2/3 of each label, disjoint and complete
+    labels = np.array(["a"] * 30 + ["b"] * 12)
+    fit, held = prediction.split(labels, np.random.default_rng(0))
+    assert np.intersect1d(fit, held).size == 0 and np.union1d(fit, held).size == labels.size
+    assert (labels[fit] == "a").sum() == 20 and (labels[fit] == "b").sum() == 8
+    # metrics: the identity scores 1, the exact per-state change 0; energy distance of a sample to itself is 0
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 5))
+    lx = np.repeat(["a", "b"], 30)
+    shift = np.where(lx[:, None] == "a", 1.0, 0.0) * np.array([1.0, -1.0, 0, 0, 0])
+    y = x + shift
+    cols = np.array([0, 1])
+    assert prediction.mean_change_error(x, x, y, lx, lx, cols) == pytest.approx(1.0)
+    assert prediction.mean_change_error(x, x + shift, y, lx, lx, cols) == pytest.approx(0.0, abs=1e-12)
+    assert prediction.energy_distance(x, x) == pytest.approx(0.0, abs=1e-12)
+    assert prediction.energy_distance(x, y) > 0.1

@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from types import ModuleType
 
-SUITES = ("lowdim", "table1", "table2", "speed", "memory", "heterogeneous", "calibration", "design", "screen")
+SUITES = (
+    "lowdim",
+    "table1",
+    "table2",
+    "speed",
+    "memory",
+    "heterogeneous",
+    "calibration",
+    "design",
+    "screen",
+    "prediction",
+)
 
 
 def load(name: str) -> ModuleType:

@@ -1,13 +1,15 @@
 """Tasks of the ``heterogeneous`` suite: responses that a gene-wise map cannot express, with known truth.
 
-Three kinds of task, each built per seed (see :func:`one_type_task`, :func:`switch_task`,
-:func:`synthetic_mixture_task`):
+Kinds of task, each built per seed (see :func:`one_type_task`, :func:`switch_task`,
+:func:`synthetic_mixture_task`, :func:`program_task`):
 
 * ``one_type_<cell type>``: real PBMC expression (``scanpy.datasets.pbmc68k_reduced().raw``), a drug
   acting in one cell type only, on genes that every type expresses alike;
 * ``switch``: the same data, a random 40 % of the treated cells of *every* type respond together;
 * ``synthetic_mixture``: a Gaussian mixture whose components are told apart by unperturbed identity
-  genes and are shifted by different sparse vectors (one component unmoved).
+  genes and are shifted by different sparse vectors (one component unmoved);
+* ``gradient``, ``nonlinear`` (the ``prediction`` suite): the PBMC data, a response whose strength
+  follows a continuous program inside every type, or whose direction the program's sign decides.
 
 Every task records the true genes, which treated cells respond, which source cells belong to the
 responding type/components and, where defined, each source cell's expected planted displacement
@@ -335,6 +337,93 @@ def switch_task(
         info={
             "share_asked": share,
             "n_candidate_genes": int(candidates.size),
+            "planted": records,
+            "control_cells": control.tolist(),
+            "treated_cells": treated.tolist(),
+        },
+    )
+
+
+def within_type_program(base: np.ndarray, labels: np.ndarray, genes: np.ndarray) -> np.ndarray:
+    """Each cell's score on the first principal component, within its type, of ``genes`` (z-scored within the type).
+
+    The sign is fixed so that the component's largest loading is positive (reproducible across solvers).
+    """
+    score = np.zeros(labels.size)
+    for t in np.unique(labels):
+        rows = np.flatnonzero(labels == t)
+        a = base[np.ix_(rows, genes)]
+        a = a - a.mean(0)
+        _, _, vt = np.linalg.svd(a, full_matrices=False)
+        v = vt[0] * np.sign(vt[0][np.argmax(np.abs(vt[0]))])
+        s = a @ v
+        score[rows] = (s - s.mean()) / max(s.std(), 1e-12)
+    return score
+
+
+def program_task(
+    kind: str,
+    seed: int,
+    *,
+    n_planted: int = 16,
+    n_genes: int | None = None,
+    effect_range: tuple[float, float] | None = None,
+) -> Task:
+    """A response that follows a continuous program inside every type (``"gradient"``) or that sends the
+    cells two ways (``"nonlinear"``).
+
+    The program of a cell is its score on the first principal component, within its ``bulk_labels``
+    type, of the genes that are never planted (:func:`within_type_program`): a state inside the type
+    that the cell's unmoved genes show. ``"gradient"``: every treated cell multiplies the counts of
+    the planted genes by ``f_j ** p_i`` with ``p_i = Φ(score_i)`` in (0, 1), ``f_j`` the factor of a
+    full effect (``effect_range`` in sd units, default (1, 2)), so the response grows along the
+    program in every type. ``"nonlinear"``: cells with a positive score move the first half of the
+    planted genes by their full factor (default effect (0.5, 1.5) sd), the others the second half, so
+    the responding cells split into two directions by a state no cluster of the types shows. ``D_i``
+    of each control cell is the same change at its own program; every treated cell responds.
+    """
+    from scipy.stats import norm
+
+    if kind not in ("gradient", "nonlinear"):
+        msg = f"kind must be 'gradient' or 'nonlinear', got {kind!r}"
+        raise ValueError(msg)
+    effect_range = effect_range or ((1.0, 2.0) if kind == "gradient" else EFFECT_RANGE)
+    rng = task_rng(kind, seed)
+    base, names, labels, _ = load_pbmc()
+    candidates, _ = shared_genes(base, labels)
+    cols = _columns(base, candidates, n_genes)
+    base, names = base[:, cols], names[cols]
+    candidates = np.searchsorted(cols, candidates)
+    program = within_type_program(base, labels, np.setdiff1d(np.arange(base.shape[1]), candidates))
+    control, treated = stratified_halves(labels, rng)
+    genes = np.sort(rng.choice(candidates, size=n_planted, replace=False))
+    deltas, sd, u = _effects(base[control], genes, rng, effect_range)
+    _, factors, records = _plant(base, treated, genes, deltas, sd, u, names)
+    if kind == "gradient":
+        weight = np.repeat(norm.cdf(program)[:, None], genes.size, axis=1)
+    else:
+        first = np.arange(genes.size) < genes.size // 2
+        weight = np.where((program > 0)[:, None], first[None, :], ~first[None, :]).astype(np.float64)
+    x = base.copy()
+    d = np.zeros_like(base)
+    for j, g in enumerate(genes):  # count factor f_j ** weight of each cell
+        d[:, g] = np.log1p(np.expm1(base[:, g]) * factors[j] ** weight[:, j]) - base[:, g]
+    x[treated] += d[treated]
+    return Task(
+        name=kind,
+        kind=kind,
+        seed=seed,
+        x=x[control].astype(np.float32),
+        y=x[treated].astype(np.float32),
+        genes=names,
+        true_genes=genes,
+        responders=np.ones(treated.size, dtype=bool),
+        source_labels=labels[control],
+        target_labels=labels[treated],
+        source_responds=np.ones(control.size, dtype=bool),
+        displacement=d[control].astype(np.float32),
+        info={
+            "program": "first within-type PC of the never-planted genes",
             "planted": records,
             "control_cells": control.tolist(),
             "treated_cells": treated.tolist(),
