@@ -13,6 +13,9 @@ the held-out treated cells:
   the predicted mean change ``mean(T(x)) − mean(x)`` against the observed ``mean(y) − mean(x)`` in
   the planted genes, ``Σ_c n_c ‖pred_c − obs_c‖² / Σ_c n_c ‖obs_c‖²`` (the identity gives 1;
   ``n_c`` the state's held-out control cells; states with 3+ held-out cells on each side);
+* ``mean_change_error_true``: the same against the planted mean change of each state (the mean of
+  ``D_i`` over its held-out control cells), where ``D`` is known: free of the held-out treated
+  cells' sampling noise, which puts a floor under ``mean_change_error`` (the oracle's row shows it);
 * ``energy_true``, ``energy_all``: energy distance between ``T(x)`` and ``y`` in the planted genes and
   in all genes, as a ratio to the identity's (``E(x, y)``);
 * ``cell_error``: where each control cell's planted change ``D_i`` is known,
@@ -77,7 +80,14 @@ METHODS = {
 }
 #: the rows held to the issue's targets
 CHECKED = (DEFAULT, LABELLED)
-METRICS = ("mean_change_error", "energy_true", "energy_all", "cell_error", "seconds")
+METRICS = (
+    "mean_change_error",
+    "mean_change_error_true",
+    "energy_true",
+    "energy_all",
+    "cell_error",
+    "seconds",
+)
 MIN_STATE_CELLS = 3
 HAS_OTT = importlib.util.find_spec("ott") is not None
 
@@ -238,15 +248,25 @@ def energy_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def mean_change_error(
-    x: np.ndarray, tx: np.ndarray, y: np.ndarray, lx: np.ndarray, ly: np.ndarray, cols: np.ndarray
+    x: np.ndarray,
+    tx: np.ndarray,
+    y: np.ndarray,
+    lx: np.ndarray,
+    ly: np.ndarray,
+    cols: np.ndarray,
+    d: np.ndarray | None = None,
 ) -> float:
-    """``Σ_c n_c ‖pred_c − obs_c‖² / Σ_c n_c ‖obs_c‖²`` over the states with enough held-out cells."""
+    """``Σ_c n_c ‖pred_c − obs_c‖² / Σ_c n_c ‖obs_c‖²`` over the states with enough held-out cells.
+
+    ``obs_c`` is the observed change of the state's means, or with ``d`` (each control cell's
+    planted change) the mean planted change of its control cells.
+    """
     num = den = 0.0
     for t in np.unique(lx):
         a, b = lx == t, ly == t
         if min(a.sum(), b.sum()) < MIN_STATE_CELLS:
             continue
-        obs = y[b][:, cols].mean(0) - x[a][:, cols].mean(0)
+        obs = y[b][:, cols].mean(0) - x[a][:, cols].mean(0) if d is None else d[a][:, cols].mean(0)
         pred = tx[a][:, cols].mean(0) - x[a][:, cols].mean(0)
         num += a.sum() * float(np.sum((pred - obs) ** 2))
         den += a.sum() * float(np.sum(obs**2))
@@ -262,9 +282,11 @@ def score(task: H.Task, held: tuple[np.ndarray, np.ndarray], tx: np.ndarray) -> 
         "mean_change_error": mean_change_error(x, tx, y, lx, ly, cols),
         "energy_true": energy_distance(tx[:, cols], y[:, cols]) / energy_distance(x[:, cols], y[:, cols]),
         "energy_all": energy_distance(tx, y) / energy_distance(x, y),
+        "mean_change_error_true": float("nan"),
         "cell_error": float("nan"),
     }
     if task.displacement is not None:
+        row["mean_change_error_true"] = mean_change_error(x, tx, y, lx, ly, cols, task.displacement[hx])
         d = task.displacement[hx][:, cols]
         row["cell_error"] = float(np.sum((tx[:, cols] - x[:, cols] - d) ** 2) / np.sum(d**2))
     return row
@@ -312,7 +334,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 rows.append(row)
                 if row["status"] == "ok":
                     C.say(
-                        f"{task.name} seed {seed} {label}: mean change {row['mean_change_error']:.2f}, energy "
+                        f"{task.name} seed {seed} {label}: mean change {row['mean_change_error']:.2f} "
+                        f"(planted {row['mean_change_error_true']:.2f}), energy "
                         f"{row['energy_true']:.2f}/{row['energy_all']:.2f}, cell {row['cell_error']:.2f}"
                     )
                 else:
@@ -374,16 +397,20 @@ def check(agg: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     for method in CHECKED:
         for task in names:
             if task.startswith("one_type"):
-                v, worst = (_get(agg, task, method, "mean_change_error", w) for w in ("mean", "worst"))
-                oracle = _get(agg, task, ORACLE, "mean_change_error")
-                targets.append(
-                    C.target(
-                        f"{method}: mean change, {task}",
-                        f"≤ 0.5 (moonshot ≤ the oracle shift + 0.1 = {oracle + 0.1:.2f})",
-                        f"{v:.2f} (worst seed {worst:.2f})",
-                        v <= 0.5,
+                for metric, what in (
+                    ("mean_change_error", "observed"),
+                    ("mean_change_error_true", "planted"),
+                ):
+                    v, worst = (_get(agg, task, method, metric, w) for w in ("mean", "worst"))
+                    oracle = _get(agg, task, ORACLE, metric)
+                    targets.append(
+                        C.target(
+                            f"{method}: mean change ({what}), {task}",
+                            f"≤ 0.5 (moonshot ≤ the oracle shift + 0.1 = {oracle + 0.1:.2f})",
+                            f"{v:.2f} (worst seed {worst:.2f})",
+                            v <= 0.5,
+                        )
                     )
-                )
             v = _get(agg, task, method, "energy_true")
             bound = min(_get(agg, task, GLOBAL, "energy_true"), _get(agg, task, CLUSTER, "energy_true"))
             targets.append(
@@ -423,7 +450,10 @@ def markdown(agg: list[dict[str, Any]], names: list[str]) -> str:
     """One table per metric: tasks as columns, methods as rows (mean over seeds, worst seed in brackets)."""
     parts = []
     labels = {
-        "mean_change_error": "Per-state mean-change error in the planted genes (identity = 1; lower is better)",
+        "mean_change_error": "Per-state mean-change error in the planted genes against the held-out treated cells "
+        "(identity = 1; lower is better)",
+        "mean_change_error_true": "Per-state mean-change error in the planted genes against the planted change "
+        "(identity = 1; tasks where D is known)",
         "energy_true": "Energy distance to the held-out treated cells, planted genes, ratio to the identity's",
         "energy_all": "Energy distance to the held-out treated cells, all genes, ratio to the identity's",
         "cell_error": "Per-cell error against the planted change D (identity = 1; tasks where D is known)",
