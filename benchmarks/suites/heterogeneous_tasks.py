@@ -247,11 +247,7 @@ def one_type_task(
     """
     name = f"one_type_{cell_type}"
     rng = task_rng(name, seed)
-    base, names, labels, _ = load_pbmc()
-    candidates, stats = shared_genes(base, labels)
-    cols = _columns(base, candidates, n_genes)
-    base, names = base[:, cols], names[cols]
-    candidates = np.searchsorted(cols, candidates)
+    base, names, labels, candidates, cols, stats = pbmc_genes(n_genes)
     if cell_type not in set(labels):
         msg = f"unknown cell type {cell_type!r}; bulk_labels has {sorted(set(labels))}"
         raise ValueError(msg)
@@ -310,11 +306,7 @@ def switch_task(
     """
     name = "switch"
     rng = task_rng(name, seed)
-    base, names, labels, _ = load_pbmc()
-    candidates, _ = shared_genes(base, labels)
-    cols = _columns(base, candidates, n_genes)
-    base, names = base[:, cols], names[cols]
-    candidates = np.searchsorted(cols, candidates)
+    base, names, labels, candidates, _, _ = pbmc_genes(n_genes)
     control, treated = stratified_halves(labels, rng)
     genes = np.sort(rng.choice(candidates, size=n_planted, replace=False))
     responders = np.zeros(treated.size, dtype=bool)
@@ -389,11 +381,7 @@ def program_task(
         raise ValueError(msg)
     effect_range = effect_range or ((1.0, 2.0) if kind == "gradient" else EFFECT_RANGE)
     rng = task_rng(kind, seed)
-    base, names, labels, _ = load_pbmc()
-    candidates, _ = shared_genes(base, labels)
-    cols = _columns(base, candidates, n_genes)
-    base, names = base[:, cols], names[cols]
-    candidates = np.searchsorted(cols, candidates)
+    base, names, labels, candidates, _, _ = pbmc_genes(n_genes)
     program = within_type_program(base, labels, np.setdiff1d(np.arange(base.shape[1]), candidates))
     control, treated = stratified_halves(labels, rng)
     genes = np.sort(rng.choice(candidates, size=n_planted, replace=False))
@@ -429,6 +417,17 @@ def program_task(
             "treated_cells": treated.tolist(),
         },
     )
+
+
+def pbmc_genes(
+    n_genes: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The PBMC data in the task's genes (:func:`_columns`): values, gene names, types, candidate columns
+    (in the kept genes), the kept columns and the candidates' rule statistics (over all genes)."""
+    base, names, labels, _ = load_pbmc()
+    candidates, stats = shared_genes(base, labels)
+    cols = _columns(base, candidates, n_genes)
+    return base[:, cols], names[cols], labels, np.searchsorted(cols, candidates), cols, stats
 
 
 def _columns(base: np.ndarray, candidates: np.ndarray, n_genes: int | None) -> np.ndarray:
