@@ -170,7 +170,6 @@ def cluster_shift(
     either group) and ``displacement`` (the shift of each control cell's cluster).
     """
     import scanpy as sc
-    from scipy import stats
     from scipy.cluster.vq import kmeans2
 
     z = np.vstack([x, y]).astype(np.float32)
@@ -179,20 +178,43 @@ def cluster_shift(
         warnings.filterwarnings("ignore", message="One of the clusters is empty", category=UserWarning)
         _, labels = kmeans2(pcs.astype(np.float64), n_clusters, minit="++", rng=np.random.default_rng(seed))
     lx, ly = labels[: x.shape[0]], labels[x.shape[0] :]
+    shift, qvalue = cluster_tests(x, y, lx, ly, n_clusters, q=q)
+    return {"labels_x": lx, "labels_y": ly, "shift": shift, "qvalue": qvalue, "displacement": shift[lx]}
+
+
+def cluster_tests(
+    x: np.ndarray,
+    y: np.ndarray,
+    lx: np.ndarray,
+    ly: np.ndarray,
+    n_clusters: int,
+    *,
+    q: float = 0.05,
+    min_cells: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster × gene: the significant mean shift and its Benjamini–Hochberg q-value.
+
+    In every cluster with at least ``min_cells`` cells of ``x`` (labels ``lx``) and of ``y``
+    (labels ``ly``), each gene gets Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``;
+    a gene constant on both sides has no p-value and counts as 1) and Benjamini–Hochberg over the
+    genes (``scipy.stats.false_discovery_control``). Returns ``(shift, qvalue)``, float64 arrays
+    of shape ``(n_clusters, genes)``: ``mean(y) − mean(x)`` where ``qvalue < q``, else 0; the
+    q-value, 1 in clusters not tested.
+    """
+    from scipy import stats
+
     d = x.shape[1]
     shift = np.zeros((n_clusters, d))
     qvalue = np.ones((n_clusters, d))
     for c in range(n_clusters):
         a, b = x[lx == c], y[ly == c]
-        if min(a.shape[0], b.shape[0]) < 3:
+        if min(a.shape[0], b.shape[0]) < min_cells:
             continue
-        diff = b.mean(0) - a.mean(0)
         with np.errstate(divide="ignore", invalid="ignore"):
             p = stats.ttest_ind(b, a, axis=0, equal_var=False).pvalue
-        p = np.where(np.isfinite(p), p, 1.0)
-        qvalue[c] = stats.false_discovery_control(p)
-        shift[c] = np.where(qvalue[c] < q, diff, 0.0)
-    return {"labels_x": lx, "labels_y": ly, "shift": shift, "qvalue": qvalue, "displacement": shift[lx]}
+        qvalue[c] = stats.false_discovery_control(np.where(np.isfinite(p), p, 1.0))
+        shift[c] = np.where(qvalue[c] < q, b.mean(0) - a.mean(0), 0.0)
+    return shift, qvalue
 
 
 def cluster(task: H.Task, seed: int) -> Output:

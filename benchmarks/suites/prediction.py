@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import common as C
+from . import heterogeneous as HS
 from . import heterogeneous_tasks as H
 
 if TYPE_CHECKING:
@@ -114,7 +115,6 @@ def global_shift(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray, np.ndarr
 
 def cluster_shift(x: np.ndarray, y: np.ndarray, seed: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Clusters of both sides together; each moves by its significant mean shifts (Welch + BH)."""
-    from scipy import stats
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
 
@@ -122,15 +122,7 @@ def cluster_shift(x: np.ndarray, y: np.ndarray, seed: int) -> Callable[[np.ndarr
     pca = PCA(n_components=min(30, min(z.shape) - 1), random_state=seed).fit(z)
     km = KMeans(n_clusters=8, n_init=4, random_state=seed).fit(pca.transform(z))
     lx, ly = km.labels_[: x.shape[0]], km.labels_[x.shape[0] :]
-    shift = np.zeros((8, x.shape[1]), dtype=np.float32)
-    for c in range(8):
-        a, b = x[lx == c], y[ly == c]
-        if min(a.shape[0], b.shape[0]) < MIN_STATE_CELLS:
-            continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = stats.ttest_ind(b, a, axis=0, equal_var=False).pvalue
-        q = stats.false_discovery_control(np.where(np.isfinite(p), p, 1.0))
-        shift[c] = np.where(q < 0.05, b.mean(0) - a.mean(0), 0.0)
+    shift = HS.cluster_tests(x, y, lx, ly, 8, q=0.05, min_cells=MIN_STATE_CELLS)[0].astype(np.float32)
     return lambda a, _labels: a + shift[km.predict(pca.transform(a))]
 
 

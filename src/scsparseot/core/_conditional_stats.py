@@ -58,6 +58,11 @@ def welch(a: np.ndarray | Moments, b: np.ndarray | Moments) -> tuple[np.ndarray,
     small side whose sample variance happens to be small (a zero-inflated gene with no counts in
     its few cells) would make Welch's error too small and its test too liberal, which the pooled
     error prevents.
+
+    This is not ``scipy.stats.ttest_ind(a, b, equal_var=False)``, for two reasons: the larger of
+    the two errors is taken, where scipy's is always Welch's, and a side can be given by its
+    :class:`Moments` alone, so that a side shared by many tests (the source cells) is summarised
+    once, where scipy needs the cells of both sides at every call.
     """
     a = a if isinstance(a, Moments) else moments(a)
     b = b if isinstance(b, Moments) else moments(b)

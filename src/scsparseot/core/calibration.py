@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import stats
 
 from ._device import named_seed
 
@@ -142,19 +143,37 @@ def empirical_pvalues(scores: np.ndarray, null: np.ndarray, *, min_exceedances: 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (step-up, monotone, capped at 1).
 
+    :func:`scipy.stats.false_discovery_control` (``method="bh"``) over all entries of ``p`` as one
+    family, whatever its shape; the result has the shape of ``p``. ``NaN`` entries are not tests:
+    they stay ``NaN`` and the others are adjusted among themselves (the number of tests is the
+    number of non-``NaN`` entries, as R's ``p.adjust`` does), where scipy would raise.
+
+    Parameters
+    ----------
+    p
+        P-values in ``[0, 1]``, or ``NaN``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The adjusted p-values (float64, a new array).
+
     Examples
     --------
     >>> import numpy as np
     >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5]))
     array([0.04      , 0.05333333, 0.05333333, 0.5       ])
+    >>> benjamini_hochberg(np.array([0.01, np.nan, 0.03]))
+    array([0.02, nan, 0.03])
     """
-    p = np.asarray(p, dtype=np.float64)
-    n = p.size
-    if n == 0:
-        return p.copy()
-    order = np.argsort(p)
-    ranked = p[order] * n / np.arange(1, n + 1)
-    adj = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(adj, 1.0)
-    return out
+    p = np.array(p, dtype=np.float64)  # a copy: scipy returns a single p-value as it was given
+    tests = ~np.isnan(p)
+    if np.any((p[tests] < 0.0) | (p[tests] > 1.0)):
+        msg = (
+            f"P-values must lie in [0, 1] (or be NaN), got values from {p[tests].min()} to {p[tests].max()}; "
+            "pass p-values, not scores or statistics."
+        )
+        raise ValueError(msg)
+    if tests.any():
+        p[tests] = stats.false_discovery_control(p[tests], method="bh")
+    return p

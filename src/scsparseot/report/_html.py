@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import html
-import platform
+import json
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,9 +18,6 @@ if TYPE_CHECKING:
     from ._writer import DrugPage, ReportFigure
 
 __all__ = ["anchor", "render", "versions"]
-
-#: Distributions whose versions the page lists (scsparseot first).
-PACKAGES = ("scsparseot", "anndata", "numpy", "scipy", "pandas", "torch", "pot", "scanpy", "matplotlib")
 
 _GENE_COLUMNS = {
     "gene": "gene",
@@ -57,15 +53,35 @@ details { margin: 8px 0; } summary { cursor: pointer; color: #0969da; }
 """
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python, scsparseot and its main dependencies (``"not installed"`` where missing)."""
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+def versions() -> dict[str, dict[str, str]]:
+    """The session's Python, OS and CPU, and the version of every distribution it has loaded, from session-info2.
+
+    Returns
+    -------
+    dict
+        ``"session"``: Python, OS and CPU; ``"packages"``: scsparseot, then the distributions of
+        what the calling script (``__main__``, a notebook's namespace) imported, in its order;
+        ``"dependencies"``: every other loaded distribution, by name. Each maps a distribution's
+        name to its version as :func:`session_info2.session_info` reports it.
+    """
+    import session_info2
+
+    from .. import __version__
+
+    si = session_info2.session_info(os=True, cpu=True, gpu=False, dependencies=True)
+    info = json.loads(si.format("json"))
+    # session-info2's "Updated" is the time of the call: the page says when it was written already
+    session = {k: v for k, v in info["info"].items() if k != "Updated"}
+    loaded = {r["package"]: r["version"] for r in info["packages"]}
+    deps = {r["package"]: r["version"] for r in info.get("dependencies", [])}
+    # the report is scsparseot's: its version comes first, however the caller imported it (a source
+    # tree that was never installed is no distribution session-info2 can see: its own version then)
+    first = {"scsparseot": loaded.pop("scsparseot", None) or deps.pop("scsparseot", None) or __version__}
+    return {
+        "session": session,
+        "packages": {**first, **loaded},
+        "dependencies": dict(sorted(deps.items(), key=lambda kv: kv[0].casefold())),
+    }
 
 
 def anchor(target: str) -> str:
@@ -227,7 +243,12 @@ def render(
             cell, f'<td><a href="#{anchor(p.target)}">{_esc(p.target)}</a></td>', 1
         )
     params_rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_param_value(v)}</td></tr>" for k, v in params.items())
-    version_rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in versions().items())
+    version_rows = "".join(
+        f'<tr><th colspan="2">{heading}</th></tr>'
+        + "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in rows.items())
+        for heading, rows in zip(("Session", "Packages", "Dependencies"), versions().values(), strict=True)
+        if rows
+    )
     overview_figs = "".join(_image(out, f, embed=embed_images) for f in overview)
     drugs = "".join(_drug(out, p, top_n=top_n, embed=embed_images) for p in pages)
     return f"""<!DOCTYPE html>
@@ -249,7 +270,7 @@ def render(
 <p>The arguments of <code>scsparseot.tl.sparse_ot</code> as resolved for this fit.</p>
 <table class="params"><tbody>{params_rows}</tbody></table>
 <h2 id="versions">Versions</h2>
-<p>Of this report's environment (scsparseot and its main dependencies).</p>
+<p>Of the session that wrote this report, as session-info2 reports them: the packages its script imported (scsparseot first), then every other distribution it had loaded.</p>
 <table class="params versions"><tbody>{version_rows}</tbody></table>
 </body></html>
 """
