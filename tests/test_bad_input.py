@@ -90,7 +90,7 @@ def test_sparse_csr_is_accepted(small):
     adata = small.copy()
     adata.X = sparse.csr_matrix(adata.X)
     sso.tl.sparse_ot(adata, config=FAST, lam=1.0, progress=False)
-    assert "sparse_ot_displacement" in adata.layers
+    assert "sparse_ot_displacement_drug_1" in adata.layers
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_default_finds_a_change_of_spread_that_a_mean_test_cannot():
     sso.tl.sparse_ot(adata, progress=False)
     found = set(sso.get.perturbed_genes(adata, selected_only=True)["gene"])
     assert found == {f"g{j}" for j in range(30, 36)}
-    moved = np.asarray(adata.layers["sparse_ot_displacement"][:500].toarray() != 0)
+    moved = np.asarray(adata.layers["sparse_ot_displacement_drug"][:500].toarray() != 0)
     assert moved[:, 30:36].any(axis=0).any()  # the map moves them too
 
 

@@ -75,7 +75,7 @@ def test_fit_options_reach_the_fit(synthetic, h5ad, tmp_path, capsys):
         *FAST,
     ]  # fmt: skip
     assert cli.main(args) == 0
-    p = sso.get.params(ad.read_h5ad(dst), "ot")
+    p = sso.get.params(ad.read_h5ad(dst), key="ot")
     assert p["genes"] == genes
     assert (p["min_support"], p["support_tol"], p["fdr"], p["penalty"], p["seed"]) == (
         0.2,

@@ -204,7 +204,7 @@ def test_valid_input_writes_the_schema(
     assert ((support.to_numpy() >= 0) & (support.to_numpy() <= 1)).all()
     assert (support.to_numpy()[~fitted] == 0).all()
     for t in targets:
-        key = "sparse_ot_displacement" if n_targets == 1 else f"sparse_ot_displacement_{t}"
+        key = f"sparse_ot_displacement_{t}"
         layer = out.layers[key]
         assert sparse.isspmatrix_csr(layer) and layer.dtype == np.float32
         assert layer.shape == adata.shape

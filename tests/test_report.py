@@ -152,6 +152,38 @@ def test_html_structure(fitted_small, report_dir):
     assert "<td>groupby</td><td>drug</td>" in text
 
 
+def test_versions_are_session_info2s(report_dir):
+    """The version table is session-info2's: the session, scsparseot first, every loaded distribution."""
+    import importlib.metadata
+    import json
+    import re
+    import sys
+
+    import session_info2
+
+    text = (report_dir / "index.html").read_text(encoding="utf-8")
+    table = text[text.index('<h2 id="versions">') :]
+    heading = r'<tr><th colspan="2">(\w+)</th></tr>(.*?)(?=<tr><th|</tbody>)'
+    row = r"<tr><td>([^<]*)</td><td>([^<]*)</td></tr>"
+    sections = {name: re.findall(row, body) for name, body in re.findall(heading, table)}
+    assert list(sections) == ["Session", "Packages", "Dependencies"]
+    assert [k for k, _ in sections["Session"]] == ["Python", "OS", "CPU"]
+    assert dict(sections["Session"])["Python"] == sys.version.replace("\n", "")
+    assert sections["Packages"][0] == ("scsparseot", sso.__version__)
+    listed = dict(sections["Packages"] + sections["Dependencies"])
+    assert len(listed) == len(sections["Packages"]) + len(sections["Dependencies"])  # each name once
+    info = json.loads(session_info2.session_info(dependencies=True).format("json"))
+    reported = {r["package"]: r["version"] for r in info["packages"] + info["dependencies"]}
+    for dist in ("scsparseot", "torch", "anndata"):
+        assert listed[dist] == reported[dist] == importlib.metadata.version(dist)
+    # nothing is unloaded: every distribution the page lists is loaded still, at the version it lists
+    assert {k: reported[k] for k in listed} == listed
+    # loaded by the fit and its figures
+    assert {"numpy", "scipy", "pandas", "matplotlib", "scanpy"} <= set(listed)
+    deps = [k for k, _ in sections["Dependencies"]]
+    assert deps == sorted(deps, key=str.casefold)
+
+
 def test_linked_images(fitted_small, tmp_path):
     index = sso.report.write_report(fitted_small, tmp_path, embed_images=False)
     srcs = parse(index).images
@@ -302,7 +334,7 @@ def test_ignored_warnings_are_not_recorded_and_copy_gets_them():
         out = sso.tl.sparse_ot(
             adata, config=TINY, lam=1.0, fdr=None, progress=False, copy=True, key_added="k"
         )
-    assert len(sso.get.fit_warnings(out, "k")) == 1
+    assert len(sso.get.fit_warnings(out, key="k")) == 1
     assert "k" not in adata.uns
 
 

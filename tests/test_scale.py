@@ -66,7 +66,7 @@ def test_sparse_input_matches_dense(fitted_dense, fitted_csr, zeroed):
     assert _selected(fitted_csr) == _selected(fitted_dense)
     assert _selected(fitted_csr), "an empty selection would match trivially"
     assert set(_selected(fitted_csr)) <= set(zeroed.uns["true_genes"]["drug_1"])
-    key = "sparse_ot_displacement"
+    key = "sparse_ot_displacement_drug_1"
     # float64 streamed statistics instead of float32 numpy ones: close, not bitwise equal
     np.testing.assert_allclose(
         fitted_csr.layers[key].toarray(), fitted_dense.layers[key].toarray(), atol=2e-2
@@ -102,7 +102,7 @@ def test_never_densifies_the_whole_matrix(csr, monkeypatch):
     all_genes = [s for s in shapes if s[1] == csr.n_vars]
     assert all_genes, "the sparse path was not used"
     assert max(s[0] for s in all_genes) <= 50 < n_source
-    assert "sparse_ot_displacement" in out.layers
+    assert "sparse_ot_displacement_drug_1" in out.layers
 
 
 @pytest.mark.parametrize("storage", ["csr", "dense"])
@@ -116,7 +116,7 @@ def test_backed_h5ad(csr, fitted_csr, tmp_path, storage):
     assert backed.isbacked
     sso.tl.sparse_ot(backed, **KW)
     assert backed.isbacked  # nothing was loaded into memory for good
-    key = "sparse_ot_displacement"
+    key = "sparse_ot_displacement_drug_1"
     np.testing.assert_allclose(backed.layers[key].toarray(), fitted_csr.layers[key].toarray(), atol=1e-5)
     assert _selected(backed) == _selected(fitted_csr)
     # the results survive a round trip through h5ad
@@ -151,7 +151,7 @@ def test_backed_subset_of_genes(csr, fitted_csr, tmp_path):
     genes = list(csr.var_names[::2])
     sso.tl.sparse_ot(backed, genes=genes, **KW)
     inmem = sso.tl.sparse_ot(csr, genes=genes, copy=True, **KW)
-    key = "sparse_ot_displacement"
+    key = "sparse_ot_displacement_drug_1"
     np.testing.assert_allclose(backed.layers[key].toarray(), inmem.layers[key].toarray(), atol=1e-5)
     assert backed.layers[key][:, 1::2].nnz == 0
 
@@ -163,6 +163,6 @@ def test_cli_fit_backed(csr, tmp_path, capsys):
     args = ["fit", str(tmp_path / "in.h5ad"), "--out", str(tmp_path / "out.h5ad"), "--backed"]
     assert cli.main([*args, "--lam", "1", "--n-iters", "50"]) == 0
     out = ad.read_h5ad(tmp_path / "out.h5ad")
-    assert "sparse_ot_displacement" in out.layers
+    assert "sparse_ot_displacement_drug_1" in out.layers
     assert sparse.issparse(out.X) and out.X.nnz == csr.X.nnz
     assert "Wrote" in capsys.readouterr().out

@@ -69,13 +69,13 @@ def test_a_change_of_mix_alone_gets_no_gene_calls_and_is_reported_as_composition
     assert sso.get.summary(adata)["n_selected_genes"].iloc[0] == 0
     with pytest.warns(UserWarning, match="largest: 'A'"):
         sso.tl.sparse_ot(adata, state_key="cell_type", key_added="typed", **FAST)
-    assert sso.get.summary(adata, "typed")["n_selected_genes"].iloc[0] == 0
-    comp = sso.get.composition(adata, "typed").set_index("state")
+    assert sso.get.summary(adata, key="typed")["n_selected_genes"].iloc[0] == 0
+    comp = sso.get.composition(adata, key="typed").set_index("state")
     share = adata.obs.groupby("drug")["cell_type"].apply(lambda c: (c == "A").mean())
     truth = np.log2(share["drug"] / share["control"])
     assert truth < -0.9 and abs(comp.loc["A", "log2_ratio"] - truth) < 0.05
     assert comp.loc["A", "adj_p_value"] < 1e-6 and comp.loc["A", "test"] == "cells"
-    s = sso.get.summary(adata, "typed").iloc[0]
+    s = sso.get.summary(adata, key="typed").iloc[0]
     assert s["composition_state"] == "A" and s["composition_log2_ratio"] < -0.9
 
 
@@ -103,7 +103,7 @@ def test_replicates_keep_well_offsets_from_becoming_calls():
     with warnings.catch_warnings():  # the cells' composition test may warn that it assumes independent cells
         warnings.simplefilter("ignore", UserWarning)
         sso.tl.sparse_ot(null, key_added="cells", **FAST)
-    assert sso.get.summary(null, "cells")["n_selected_genes"].iloc[0] > 3  # pseudoreplication
+    assert sso.get.summary(null, key="cells")["n_selected_genes"].iloc[0] > 3  # pseudoreplication
     sso.tl.sparse_ot(null, replicate_key="well", **FAST)
     s = sso.get.summary(null).iloc[0]
     assert s["n_selected_genes"] == 0 and s["test_level"] == "replicates"
@@ -122,8 +122,8 @@ def test_state_outputs_survive_h5ad(tmp_path):
     adata.write_h5ad(tmp_path / "a.h5ad")
     back = ad.read_h5ad(tmp_path / "a.h5ad")
     for key in ("sparse_ot", "auto"):
-        pd.testing.assert_frame_equal(sso.get.state_genes(back, key), sso.get.state_genes(adata, key))
-        pd.testing.assert_frame_equal(sso.get.composition(back, key), sso.get.composition(adata, key))
+        pd.testing.assert_frame_equal(sso.get.state_genes(back, key=key), sso.get.state_genes(adata, key=key))
+        pd.testing.assert_frame_equal(sso.get.composition(back, key=key), sso.get.composition(adata, key=key))
     assert back.uns["auto"]["state_columns"]["drug"] == "auto_state_drug"
     assert back.obs["auto_state_drug"].notna().sum() == adata.n_obs
     assert sso.get.map(back).state_names == ["A", "B"]

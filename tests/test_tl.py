@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +8,7 @@ from scipy import sparse
 
 import scsparseot as sso
 from scsparseot import _schema
+from scsparseot.get._access import displacement
 
 from .conftest import FAST, true_idx
 
@@ -79,9 +81,28 @@ def test_uns_summary_and_params(fitted):
 
 def test_single_target_layer_name(synthetic):
     out = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, lam=1.0, progress=False, copy=True)
-    assert "sparse_ot_displacement" in out.layers
-    assert not any(k.startswith("sparse_ot_displacement_") for k in out.layers)
+    # one scheme whatever the number of targets
+    assert [k for k in out.layers if k.startswith("sparse_ot_")] == ["sparse_ot_displacement_drug_2"]
     assert list(out.varm["sparse_ot_support"].columns) == ["drug_2"]
+
+
+def test_legacy_single_target_layer_is_read(synthetic, tmp_path):
+    out = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, lam=1.0, progress=False, copy=True)
+    expected = sso.get.perturbed_genes(out)
+    _, _, delta = displacement(out, "sparse_ot", None)
+    # results written before 0.1.0 named a single target's layer "<key>_displacement"
+    out.layers["sparse_ot_displacement"] = out.layers.pop("sparse_ot_displacement_drug_2")
+    out.write_h5ad(tmp_path / "old.h5ad")
+    old = ad.read_h5ad(tmp_path / "old.h5ad")
+    _, _, again = displacement(old, "sparse_ot", None)
+    np.testing.assert_array_equal(again.toarray(), delta.toarray())
+    pd.testing.assert_frame_equal(sso.get.perturbed_genes(old), expected)
+    fig = sso.pl.displacement(old, top_n=5, return_fig=True)
+    assert fig.axes
+    # a rerun under the same key replaces the old layer by the new name
+    sso.tl.sparse_ot(old, target="drug_2", config=FAST, lam=1.0, progress=False)
+    assert "sparse_ot_displacement" not in old.layers
+    assert "sparse_ot_displacement_drug_2" in old.layers
 
 
 def test_copy_false_writes_in_place_and_returns_none(synthetic):
@@ -112,7 +133,7 @@ def test_genes_subset_and_layer_and_sparse_input(synthetic):
     assert set(table["gene"]) == set(genes)
     assert set(table.head(4)["gene"]) == set(adata.uns["true_genes"]["drug_1"])
     others = ~adata.var_names.isin(genes)
-    assert adata.layers["sparse_ot_displacement"][:, others].nnz == 0
+    assert adata.layers["sparse_ot_displacement_drug_1"][:, others].nnz == 0
     assert (adata.varm["sparse_ot_support"].loc[others, "drug_1"] == 0).all()
     np.testing.assert_array_equal(
         adata.uns["sparse_ot"]["params"]["genes"], np.asarray(sorted(genes, key=list(adata.var_names).index))
@@ -121,7 +142,7 @@ def test_genes_subset_and_layer_and_sparse_input(synthetic):
 
 def test_rerun_same_key_drops_stale_layers(fitted):
     sso.tl.sparse_ot(fitted, target="drug_1", config=FAST, lam=1.0, progress=False)
-    assert "sparse_ot_displacement" in fitted.layers
+    assert "sparse_ot_displacement_drug_1" in fitted.layers
     assert "sparse_ot_displacement_drug_2" not in fitted.layers
 
 
@@ -130,7 +151,7 @@ def test_same_seed_same_result(synthetic):
     a = sso.tl.sparse_ot(synthetic, **kw)
     b = sso.tl.sparse_ot(synthetic, **kw)
     np.testing.assert_array_equal(
-        a.layers["sparse_ot_displacement"].toarray(), b.layers["sparse_ot_displacement"].toarray()
+        a.layers["sparse_ot_displacement_drug_1"].toarray(), b.layers["sparse_ot_displacement_drug_1"].toarray()
     )
     np.testing.assert_array_equal(
         sso.get.perturbed_genes(a)["gene"].to_numpy(), sso.get.perturbed_genes(b)["gene"].to_numpy()
@@ -147,7 +168,7 @@ def test_results_do_not_depend_on_target_order(synthetic):
     c = sso.tl.sparse_ot(synthetic, target="drug_2", config=FAST, lam=1.0, progress=False, copy=True)
     da, db = (x.layers["sparse_ot_displacement_drug_2"].toarray() for x in (a, b))
     np.testing.assert_array_equal(da, db)
-    np.testing.assert_array_equal(da, c.layers["sparse_ot_displacement"].toarray())
+    np.testing.assert_array_equal(da, c.layers["sparse_ot_displacement_drug_2"].toarray())
 
 
 def test_lam_zero_is_denser_than_default(synthetic):
@@ -198,8 +219,8 @@ def test_store_maps_false(synthetic):
 
 
 def test_schema_layer_key():
-    assert _schema.layer_key("k", "d", 1) == "k_displacement"
-    assert _schema.layer_key("k", "d", 2) == "k_displacement_d"
+    assert _schema.layer_key("k", "d") == "k_displacement_d"
+    assert _schema.legacy_layer_key("k") == "k_displacement"
 
 
 SMALL_ANNEAL = sso.core.AnnealConfig(n_init=150, n_train=40, decay=0.6)
@@ -280,7 +301,7 @@ def test_response_score_and_responder_fraction():
     responder = adata.obs["responder"].to_numpy(bool)
     assert col[treated & responder].median() > 2 * col[treated & ~responder].median()
     # the response equals the norm of each source row of the displacement layer
-    layer = adata.layers["sparse_ot_displacement"][src].toarray()
+    layer = adata.layers["sparse_ot_displacement_drug_1"][src].toarray()
     np.testing.assert_allclose(col[src].to_numpy(), np.linalg.norm(layer, axis=1), rtol=1e-5, atol=1e-6)
     # half of the treated cells respond: the estimate is near 0.5 although the map moves every cell
     summary = sso.get.summary(adata).iloc[0]
@@ -303,7 +324,7 @@ def test_baseline_methods_share_the_schema(synthetic, method):
     summary = sso.get.summary(out)
     assert summary["reason"][0] == "closed_form"
     assert out.uns["sparse_ot"]["params"]["method"] == method
-    layer = out.layers["sparse_ot_displacement"]
+    layer = out.layers["sparse_ot_displacement_drug_1"]
     src = (synthetic.obs["drug"] == "control").to_numpy()
     assert layer[~src].nnz == 0
     table = sso.get.perturbed_genes(out)
@@ -377,7 +398,7 @@ def test_conditional_map_finds_a_one_type_response_and_its_cells(tmp_path):
     assert isinstance(m, sso.core.ConditionalMap) and m.state_maps  # the trained state maps survive
     src = (adata.obs["drug"] == "control").to_numpy()
     np.testing.assert_allclose(
-        adata.layers["sparse_ot_displacement"][src].toarray(),
+        adata.layers["sparse_ot_displacement_drug"][src].toarray(),
         m.displacement(x[src], sparsify=True),
         atol=1e-6,
     )
@@ -479,3 +500,17 @@ def test_default_takes_its_config_and_records_it(synthetic):
 def test_default_progress_bar_runs_over_its_states(synthetic, capsys):
     sso.tl.sparse_ot(synthetic, target="drug_1", n_iters=20, progress=True, copy=True)
     assert "state=" in capsys.readouterr().err
+
+
+def test_lam_says_that_it_selects_the_sparse_icnn(synthetic, caplog):
+    import logging
+
+    kw = {"target": "drug_1", "progress": False, "copy": True}
+    with caplog.at_level(logging.INFO, logger="scsparseot"):
+        out = sso.tl.sparse_ot(synthetic, lam=1.0, n_iters=20, **kw)
+    assert out.uns["sparse_ot"]["params"]["method"] == "sparse_icnn"
+    assert "lam= given: fitting the sparse ICNN on all genes" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="scsparseot"):
+        sso.tl.sparse_ot(synthetic, n_iters=0, **kw)
+    assert "sparse ICNN" not in caplog.text

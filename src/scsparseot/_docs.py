@@ -18,6 +18,12 @@ doc_key = """\
 key
     Key under which :func:`scsparseot.tl.sparse_ot` wrote its results (its ``key_added``)."""
 
+doc_gene_symbols = """\
+gene_symbols
+    Column of ``adata.var`` whose names label the genes (e.g. symbols when ``var_names`` are
+    Ensembl IDs), as in scanpy's plots; ``genes=`` may then be given in these names too.
+    ``None`` labels genes by ``var_names``."""
+
 doc_plot = """\
 ax
     Matplotlib axes to draw into; a new figure is created when ``None``.

@@ -6,8 +6,9 @@ bool, None, ndarray, DataFrame).
 
 Written under ``key`` (``key_added``):
 
-* ``adata.layers[f"{key}_displacement"]`` (one target) or ``adata.layers[f"{key}_displacement_{target}"]``
-  (several): CSR float32, ``n_obs × n_vars``; rows of source cells hold ``T(x) − x`` with
+* ``adata.layers[f"{key}_displacement_{target}"]`` (one per target, whatever their number; results
+  written before 0.1.0 named a single target's layer ``f"{key}_displacement"``, which the getters
+  still read, :func:`find_layer`): CSR float32, ``n_obs × n_vars``; rows of source cells hold ``T(x) − x`` with
   ``|Δ| ≤ support_tol`` set to 0; other rows and genes that were not fitted are empty.
 * ``adata.obs[f"{key}_response_{target}"]``: per-cell response score: on the source rows the norm
   of the sparsified displacement; on the target's own rows the mean score of the 15 transported
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 GENE_COLUMNS = (
     "target",
     "gene",
+    "log_fc",
     "mean_displacement",
     "mean_abs_displacement",
     "support_fraction",
@@ -88,9 +90,27 @@ STATE_ARRAYS = ("names", "n_source", "n_target", "tested", "responds", "n_moved_
 STATE_GENE_ARRAYS = ("source_mean", "target_mean", "shift", "p_value", "adj_p_value", "moved")
 
 
-def layer_key(key: str, target: str, n_targets: int) -> str:
+def layer_key(key: str, target: str) -> str:
     """Layer holding the displacements of ``target``."""
-    return f"{key}_displacement" if n_targets == 1 else f"{key}_displacement_{target}"
+    return f"{key}_displacement_{target}"
+
+
+def legacy_layer_key(key: str) -> str:
+    """The single-target layer name of results written before 0.1.0 (still read, never written)."""
+    return f"{key}_displacement"
+
+
+def find_layer(adata: AnnData, key: str, target: str, n_targets: int) -> str | None:
+    """The layer of ``target``'s displacements in ``adata``: the current name, else the legacy one.
+
+    The legacy name ``f"{key}_displacement"`` is accepted only when a single target was fitted.
+    """
+    name = layer_key(key, target)
+    if name in adata.layers:
+        return name
+    if n_targets == 1 and legacy_layer_key(key) in adata.layers:
+        return legacy_layer_key(key)
+    return None
 
 
 def response_key(key: str, target: str) -> str:
@@ -116,6 +136,7 @@ class TargetResult:
     delta: sparse.csr_matrix  # n_source × n_fitted_genes, sparsified
     response: np.ndarray  # n_source, norm of the sparsified displacement
     target_response: np.ndarray  # n_target, mean response of the nearest transported source cells
+    log_fc: np.ndarray  # mean of the target's cells − mean of the source cells, per gene (data units)
     mean_displacement: np.ndarray
     mean_abs_displacement: np.ndarray
     support_fraction: np.ndarray
@@ -152,6 +173,7 @@ def gene_table(target: str, genes: np.ndarray, res: TargetResult) -> pd.DataFram
         {
             "target": target,
             "gene": genes,
+            "log_fc": res.log_fc.astype(np.float64),
             "mean_displacement": res.mean_displacement.astype(np.float64),
             "mean_abs_displacement": res.mean_abs_displacement.astype(np.float64),
             "support_fraction": res.support_fraction.astype(np.float64),
@@ -209,7 +231,7 @@ def write_results(
             dtype=np.float32,
         )
         full.sort_indices()
-        lk = layer_key(key, res.target, len(results))
+        lk = layer_key(key, res.target)
         adata.layers[lk] = full
         written.append(f"layers[{lk!r}]")
         support.iloc[gene_idx, support.columns.get_loc(res.target)] = res.support_fraction
@@ -310,8 +332,10 @@ def _drop_previous(adata: AnnData, key: str) -> None:
     if not isinstance(old, dict) or "summary" not in old:
         return
     targets = fitted_targets(old)
+    if len(targets) == 1:
+        adata.layers.pop(legacy_layer_key(key), None)
     for t in targets:
-        adata.layers.pop(layer_key(key, t, len(targets)), None)
+        adata.layers.pop(layer_key(key, t), None)
         if response_key(key, t) in adata.obs:
             del adata.obs[response_key(key, t)]
     for col in set(dict(old.get("state_columns", {})).values()):
@@ -348,7 +372,10 @@ def check_target(res: dict[str, Any], key: str, target: str | None) -> str:
         msg = f"adata.uns[{key!r}] holds {len(targets)} targets; pick one with target=, one of {targets}."
         raise ValueError(msg)
     if str(target) not in targets:
-        msg = f"target={target!r} was not fitted under key {key!r}; fitted targets: {targets}."
+        msg = (
+            f"target={target!r} was not fitted under key {key!r}; fitted targets: {targets}. "
+            f"If {target!r} is the key_added of a fit, pass key={target!r} (key is keyword-only)."
+        )
         raise KeyError(msg)
     return str(target)
 

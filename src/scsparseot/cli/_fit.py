@@ -168,9 +168,9 @@ def run_fit(args: argparse.Namespace) -> int:
             executor.shutdown(cancel_futures=True)
             _torch_threads(threads)
     adata.write_h5ad(args.out)
-    print(get.summary(adata, args.key_added).to_string(index=False))
-    print(get.perturbed_genes(adata, args.key_added, selected_only=True).to_string(index=False))
-    for message in get.fit_warnings(adata, args.key_added):
+    print(get.summary(adata, key=args.key_added).to_string(index=False))
+    print(get.perturbed_genes(adata, key=args.key_added, selected_only=True).to_string(index=False))
+    for message in get.fit_warnings(adata, key=args.key_added):
         print(f"warning: {message}")
     print(f"Wrote {args.out}")
     if args.report:

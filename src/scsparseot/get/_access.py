@@ -190,9 +190,10 @@ def displacement(adata: AnnData, key: str, target: str | None) -> tuple[str, np.
     """
     res = _schema.read_results(adata, key)
     target = _schema.check_target(res, key, target)
-    layer = _schema.layer_key(key, target, len(_schema.fitted_targets(res)))
-    if layer not in adata.layers:
-        msg = f"adata.layers[{layer!r}] is missing; rerun scsparseot.tl.sparse_ot(adata, ..., key_added={key!r})."
+    layer = _schema.find_layer(adata, key, target, len(_schema.fitted_targets(res)))
+    if layer is None:
+        missing = _schema.layer_key(key, target)
+        msg = f"adata.layers[{missing!r}] is missing; rerun scsparseot.tl.sparse_ot(adata, ..., key_added={key!r})."
         raise KeyError(msg)
     rows = source_rows(adata, key)
     return target, rows, sparse.csr_matrix(adata.layers[layer])[rows]

@@ -37,9 +37,9 @@ def _de_genes(adata: AnnData, de_key: str, group: str, n_genes: int | None, pval
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def compare(
     adata: AnnData,
+    *,
     key: str = "sparse_ot",
     de_key: str = "rank_genes_groups",
-    *,
     n_genes: int | None = None,
     pval_cutoff: float = 0.05,
 ) -> pd.DataFrame:
@@ -116,7 +116,7 @@ def compare(
             f"scanpy.tl.rank_genes_groups with groupby={res['params']['groupby']!r} and every target in groups."
         )
         raise KeyError(msg)
-    table = perturbed_genes(adata, key)
+    table = perturbed_genes(adata, key=key)
     rows = []
     for t in targets:
         fitted = table.loc[table["target"] == t]

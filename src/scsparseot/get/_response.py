@@ -21,9 +21,9 @@ __all__ = ["response"]
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def response(
     adata: AnnData,
-    key: str = "sparse_ot",
     target: str | Sequence[str] | None = None,
     *,
+    key: str = "sparse_ot",
     groupby: str | None = None,
 ) -> pd.DataFrame:
     """Per-cell response scores, one row per (target, cell) for the source cells and the target's own cells.
@@ -31,9 +31,9 @@ def response(
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         One target or a list; ``None`` returns every fitted target.
+    {doc_key}
     groupby
         Column of ``adata.obs`` (for example ``"cell_type"``) whose label of each cell goes into
         the ``group`` column; ``None`` puts the cell's label in the fit's ``groupby`` column there.

@@ -29,7 +29,7 @@ def _plain(value: Any) -> Any:
 
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
-def params(adata: AnnData, key: str = "sparse_ot") -> dict[str, Any]:
+def params(adata: AnnData, *, key: str = "sparse_ot") -> dict[str, Any]:
     """The resolved arguments of the fit under ``key``, as plain Python values.
 
     Parameters
@@ -57,7 +57,7 @@ def params(adata: AnnData, key: str = "sparse_ot") -> dict[str, Any]:
 
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
-def fit_warnings(adata: AnnData, key: str = "sparse_ot") -> list[str]:
+def fit_warnings(adata: AnnData, *, key: str = "sparse_ot") -> list[str]:
     """The messages of the warnings that the fit under ``key`` raised, in the order raised.
 
     Parameters

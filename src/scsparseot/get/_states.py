@@ -9,6 +9,7 @@ import pandas as pd
 
 from .. import _schema
 from .._docs import doc_adata, doc_key, doc_params
+from .._foldchange import log1p_base, log2_fold_change
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,9 +49,9 @@ def _state_results(adata: AnnData, key: str) -> dict:
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def state_genes(
     adata: AnnData,
-    key: str = "sparse_ot",
     target: str | Sequence[str] | None = None,
     *,
+    key: str = "sparse_ot",
     moved_only: bool = False,
     genes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
@@ -59,9 +60,9 @@ def state_genes(
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         One target or a list; ``None``: every fitted target.
+    {doc_key}
     moved_only
         Keep only the (state, gene) pairs the map moves.
     genes
@@ -92,7 +93,7 @@ def state_genes(
     targets = _schema.check_targets(res, key, target)
     positions = {t: i for i, t in enumerate(_schema.fitted_targets(res))}
     gene_names = _fitted_gene_names(adata, res)
-    base = _log_base(adata)
+    base = log1p_base(adata)
     frames = []
     for t in targets:
         st = res["states"][str(positions[t])]
@@ -100,9 +101,7 @@ def state_genes(
         n_states, n_genes = len(names), gene_names.size
         sx, ty = np.asarray(st["source_mean"], np.float64), np.asarray(st["target_mean"], np.float64)
         shift_sd = np.asarray(st["shift"], np.float64)
-        log_fc = np.full(shift_sd.shape, np.nan)
-        if base is not None:
-            log_fc = np.log2((np.expm1(ty * np.log(base)) + 1e-9) / (np.expm1(sx * np.log(base)) + 1e-9))
+        log_fc = log2_fold_change(sx, ty, base)
         frames.append(
             pd.DataFrame(
                 {
@@ -138,16 +137,19 @@ def state_genes(
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def composition(
-    adata: AnnData, key: str = "sparse_ot", target: str | Sequence[str] | None = None
+    adata: AnnData,
+    target: str | Sequence[str] | None = None,
+    *,
+    key: str = "sparse_ot",
 ) -> pd.DataFrame:
     """Each state's share of the source and the target cells and the test of its change.
 
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         One target or a list; ``None``: every fitted target.
+    {doc_key}
 
     Returns
     -------
@@ -180,12 +182,3 @@ def _fitted_gene_names(adata: AnnData, res: dict) -> np.ndarray:
     """Names of the fitted genes, in the fit's order."""
     genes = res["params"].get("genes")
     return np.asarray(adata.var_names if genes is None else genes, dtype=str)
-
-
-def _log_base(adata: AnnData) -> float | None:
-    """The base of the data's logarithm where scanpy marked them log-normalised (``e`` by default), else ``None``."""
-    info = adata.uns.get("log1p")
-    if info is None:
-        return None
-    base = info.get("base") if isinstance(info, dict) else None
-    return float(np.e if base is None else base)

@@ -23,9 +23,9 @@ __all__ = ["map", "perturbed_genes", "summary", "training_history"]
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
 def perturbed_genes(
     adata: AnnData,
-    key: str = "sparse_ot",
     target: str | Sequence[str] | None = None,
     *,
+    key: str = "sparse_ot",
     top_n: int | None = None,
     min_support: float | None = None,
     selected_only: bool = False,
@@ -35,9 +35,9 @@ def perturbed_genes(
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         One target or a list; ``None`` returns every fitted target.
+    {doc_key}
     top_n
         Keep the ``top_n`` best-ranked genes of each target.
     min_support
@@ -48,9 +48,12 @@ def perturbed_genes(
     Returns
     -------
     DataFrame with columns
-    ``target, gene, mean_displacement, mean_abs_displacement, support_fraction, rank, selected, p_value, adj_p_value, selection_frequency``
-    (always these, whatever the filters): the signed and absolute mean displacement over source cells (data
-    units), the share of source cells in which the gene moves, the rank (1 = first; for the
+    ``target, gene, log_fc, mean_displacement, mean_abs_displacement, support_fraction, rank, selected, p_value, adj_p_value, selection_frequency``
+    (always these, whatever the filters): ``log_fc``, the log2 fold change of the target's and the
+    source's means on the count scale where the data are log-normalised (``adata.uns["log1p"]``
+    set by :func:`scanpy.pp.log1p`), as :func:`scanpy.tl.rank_genes_groups` computes its
+    ``logfoldchanges`` (``NaN`` otherwise, and in results written before 0.1.0); the signed and absolute mean displacement over
+    source cells (data units), the share of source cells in which the gene moves, the rank (1 = first; for the
     conditional map by p-value, then mean absolute displacement; otherwise by mean absolute
     displacement, most moved first), whether the gene is selected (adjusted p-value at most the
     fit's ``fdr`` and, for the sparse ICNN, support at least its ``min_support``), the p-value
@@ -65,13 +68,13 @@ def perturbed_genes(
     >>> sso.tl.sparse_ot(adata, lam=1.0, n_iters=50, progress=False)
     >>> df = sso.get.perturbed_genes(adata, top_n=3)
     >>> df.columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
-    ['target', 'gene', 'mean_displacement', 'mean_abs_displacement', 'support_fraction', 'rank',
-     'selected', 'p_value', 'adj_p_value', 'selection_frequency']
+    ['target', 'gene', 'log_fc', 'mean_displacement', 'mean_abs_displacement', 'support_fraction',
+     'rank', 'selected', 'p_value', 'adj_p_value', 'selection_frequency']
     >>> len(df)
     3
     """
     res = _schema.read_results(adata, key)
-    df = res["genes"].copy()
+    df = res["genes"].reindex(columns=list(_schema.GENE_COLUMNS))  # log_fc is NaN in older results
     df["target"] = df["target"].astype(str)
     targets = None if target is None else _schema.check_targets(res, key, target)
     if targets is not None:
@@ -97,7 +100,7 @@ def perturbed_genes(
 
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
-def summary(adata: AnnData, key: str = "sparse_ot") -> pd.DataFrame:
+def summary(adata: AnnData, *, key: str = "sparse_ot") -> pd.DataFrame:
     """One row per target: cells, selected genes, average dimension, error, λ, iterations, time.
 
     Parameters
@@ -125,7 +128,7 @@ def summary(adata: AnnData, key: str = "sparse_ot") -> pd.DataFrame:
 
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
-def training_history(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> pd.DataFrame:
+def training_history(adata: AnnData, target: str | None = None, *, key: str = "sparse_ot") -> pd.DataFrame:
     """Training trace, one row per (target, network, evaluation): ``target, state, step, lam, loss_g, loss_f, dim, err, spa, lr``.
 
     ``state`` is the cell state whose network was trained (the state-conditional map trains one per
@@ -134,9 +137,9 @@ def training_history(adata: AnnData, key: str = "sparse_ot", target: str | None 
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         Keep one target (``None``: all).
+    {doc_key}
     """
     res = _schema.read_results(adata, key)
     df = res["history"].copy()
@@ -149,7 +152,7 @@ def training_history(adata: AnnData, key: str = "sparse_ot", target: str | None 
 
 
 @doc_params(doc_adata=doc_adata, doc_key=doc_key)
-def map(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> SparseOTMap | ConditionalMap:
+def map(adata: AnnData, target: str | None = None, *, key: str = "sparse_ot") -> SparseOTMap | ConditionalMap:
     """The fitted map of ``target`` (apply it to new cells).
 
     A :class:`~scsparseot.core.ConditionalMap` for the default (state-conditional) method, a
@@ -159,9 +162,9 @@ def map(adata: AnnData, key: str = "sparse_ot", target: str | None = None) -> Sp
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         Which target's map (may be omitted when only one was fitted).
+    {doc_key}
 
     Examples
     --------

@@ -8,15 +8,17 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
 from .. import get
-from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
+from .._docs import doc_adata, doc_gene_symbols, doc_key, doc_params, doc_plot, doc_plot_returns
 from ..get import _access
 from ._utils import (
     DIVERGING,
     check_option,
     finish,
     gene_index,
+    gene_labels,
     get_ax,
     symmetric_limit,
+    var_names_of,
 )
 
 if TYPE_CHECKING:
@@ -34,16 +36,18 @@ _UNSELECTED = "#8c8c8c"
 
 @doc_params(
     doc_adata=doc_adata,
+    doc_gene_symbols=doc_gene_symbols,
     doc_key=doc_key,
     doc_plot=doc_plot,
     doc_plot_returns=doc_plot_returns,
 )
 def displacement(
     adata: AnnData,
-    key: str = "sparse_ot",
     target: str | None = None,
     *,
+    key: str = "sparse_ot",
     genes: Sequence[str] | None = None,
+    gene_symbols: str | None = None,
     top_n: int = 20,
     kind: Literal["heatmap", "violin"] = "heatmap",
     moved_only: bool = True,
@@ -67,11 +71,12 @@ def displacement(
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         The target (drug); may be omitted when only one was fitted.
+    {doc_key}
     genes
         Genes to show, in this order; ``None``: the target's ``top_n`` best-ranked genes.
+    {doc_gene_symbols}
     top_n
         Number of genes when ``genes`` is ``None``.
     kind
@@ -103,14 +108,16 @@ def displacement(
         if int(top_n) < 1:
             msg = f"top_n must be a positive integer, got {top_n!r}."
             raise ValueError(msg)
-        genes = get.perturbed_genes(adata, key, target, top_n=int(top_n))["gene"].tolist()
+        genes = get.perturbed_genes(adata, target, key=key, top_n=int(top_n))["gene"].tolist()
     else:
         genes = [genes] if isinstance(genes, str) else list(genes)
         if not genes:
             msg = "genes is empty; pass None for the target's top_n genes or a list of gene names."
             raise ValueError(msg)
+        genes = var_names_of(adata, genes, gene_symbols)
     idx = gene_index(adata, genes)
-    source = get.params(adata, key)["source"]
+    labels = gene_labels(adata, genes, gene_symbols)
+    source = get.params(adata, key=key)["source"]
     values = delta[:, idx].toarray()
     n_cells = values.shape[0]
 
@@ -128,7 +135,7 @@ def displacement(
         )
         ax_main.set_yticks([])
         ax_main.set_ylabel(f"{source} cells (n = {n_cells}), most moved on top")
-        ax_main.set_xticks(np.arange(len(genes)), labels=genes, rotation=90)
+        ax_main.set_xticks(np.arange(len(genes)), labels=labels, rotation=90)
         ax_main.set_xlabel(_grey_unselected(ax_main, adata, key, target, genes, []))
         ax_main.set_title(f"Displacement {source} → {target}")
         cbar = fig.colorbar(image, ax=ax_main, shrink=0.9, pad=0.02)
@@ -164,7 +171,7 @@ def displacement(
         share = moved.mean(0)
         for p, s in zip(pos, share, strict=True):
             ax_main.text(p, 1.18 * top, f"{s:.0%}", ha="center", va="center", fontsize=7, color="#4d4d4d")
-        ax_main.set_xticks(pos, labels=genes, rotation=90)
+        ax_main.set_xticks(pos, labels=labels, rotation=90)
         ax_main.set_xlim(-0.6, len(genes) - 0.4)
         ax_main.set_xlabel(
             _grey_unselected(ax_main, adata, key, target, genes, ["share of cells moved above"])
@@ -180,7 +187,7 @@ def _grey_unselected(
     ax: Axes, adata: AnnData, key: str, target: str, genes: list[str], notes: list[str]
 ) -> str:
     """Grey out the tick labels of the genes that are not selected; the x label, saying so if any are."""
-    selected = get.perturbed_genes(adata, key, target).set_index("gene")["selected"]
+    selected = get.perturbed_genes(adata, target, key=key).set_index("gene")["selected"]
     grey = [not bool(selected.get(g, False)) for g in genes]
     for tick, g in zip(ax.get_xticklabels(), grey, strict=True):
         if g:

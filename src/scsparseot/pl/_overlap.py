@@ -38,7 +38,7 @@ def gene_sets(
     if not selected_only and top_n is None:
         msg = "With selected_only=False, give top_n (the number of best-ranked genes per target)."
         raise ValueError(msg)
-    df = get.perturbed_genes(adata, key, targets, top_n=top_n, selected_only=selected_only)
+    df = get.perturbed_genes(adata, targets, key=key, top_n=top_n, selected_only=selected_only)
     return {t: df.loc[df["target"] == t, "gene"].tolist() for t in targets}
 
 
@@ -79,8 +79,8 @@ def _jaccard(sets: dict[str, list[str]]) -> np.ndarray:
 @doc_params(doc_adata=doc_adata, doc_key=doc_key, doc_plot=doc_plot)
 def gene_overlap(
     adata: AnnData,
-    key: str = "sparse_ot",
     *,
+    key: str = "sparse_ot",
     kind: Literal["upset", "jaccard"] = "upset",
     targets: str | Sequence[str] | None = None,
     selected_only: bool = True,

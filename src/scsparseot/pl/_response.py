@@ -25,9 +25,9 @@ _COLORS = {"source": "#bdbdbd", "target": "#d6604d"}
 @doc_params(doc_adata=doc_adata, doc_key=doc_key, doc_plot=doc_plot, doc_plot_returns=doc_plot_returns)
 def response(
     adata: AnnData,
-    key: str = "sparse_ot",
     target: str | None = None,
     *,
+    key: str = "sparse_ot",
     groupby: str | None = None,
     figsize: tuple[float, float] | None = None,
     ax: Axes | None = None,
@@ -46,9 +46,9 @@ def response(
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         Which target (may be omitted when only one was fitted).
+    {doc_key}
     groupby
         Column of ``adata.obs`` to group cells by (e.g. ``"cell_type"``); ``None``: one pair of boxes.
     figsize
@@ -69,8 +69,8 @@ def response(
     ['B', 'T']
     """
     target_name = _access.check_target(adata, key, target)  # None only when one target was fitted
-    source_name = str(get.params(adata, key)["source"])
-    df = get.response(adata, key, target_name, groupby=groupby)
+    source_name = str(get.params(adata, key=key)["source"])
+    df = get.response(adata, target_name, key=key, groupby=groupby)
     cat = "group"
     if groupby is None:
         df[cat] = "all cells"

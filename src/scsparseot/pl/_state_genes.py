@@ -8,8 +8,8 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
 from .. import get
-from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
-from ._utils import DIVERGING, finish, get_ax
+from .._docs import doc_adata, doc_gene_symbols, doc_key, doc_params, doc_plot, doc_plot_returns
+from ._utils import DIVERGING, finish, gene_labels, get_ax, var_names_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,13 +24,20 @@ __all__ = ["state_genes"]
 _SIZE_LEVELS = (2, 5, 10)
 
 
-@doc_params(doc_adata=doc_adata, doc_key=doc_key, doc_plot=doc_plot, doc_plot_returns=doc_plot_returns)
+@doc_params(
+    doc_adata=doc_adata,
+    doc_gene_symbols=doc_gene_symbols,
+    doc_key=doc_key,
+    doc_plot=doc_plot,
+    doc_plot_returns=doc_plot_returns,
+)
 def state_genes(
     adata: AnnData,
-    key: str = "sparse_ot",
     targets: str | Sequence[str] | None = None,
     *,
+    key: str = "sparse_ot",
     genes: Sequence[str] | None = None,
+    gene_symbols: str | None = None,
     n_genes: int = 10,
     vmax: float | None = None,
     ax: Axes | None = None,
@@ -47,11 +54,12 @@ def state_genes(
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     targets
         One target or a list (``None``: all).
+    {doc_key}
     genes
         The genes to show (``None``: those moved in the most states, then by smallest p-value, ``n_genes`` of them).
+    {doc_gene_symbols}
     n_genes
         Number of genes when ``genes`` is ``None``.
     vmax
@@ -69,7 +77,7 @@ def state_genes(
     >>> sso.tl.sparse_ot(adata, n_iters=0, progress=False)
     >>> ax = sso.pl.state_genes(adata, show=False)
     """
-    df = get.state_genes(adata, key, targets)
+    df = get.state_genes(adata, targets, key=key)
     if genes is None:
         moved = df[df["moved"]]
         if moved.empty:
@@ -78,7 +86,7 @@ def state_genes(
         rank = moved.groupby("gene").agg(n=("moved", "size"), p=("p_value", "min"))
         genes = rank.sort_values(["n", "p"], ascending=[False, True]).index[: int(n_genes)].tolist()
     else:
-        genes = [str(g) for g in genes]
+        genes = var_names_of(adata, genes, gene_symbols)
     df = df[df["gene"].isin(genes)]
     rows = list(dict.fromkeys(zip(df["target"], df["state"], strict=True)))
     row_of = {r: i for i, r in enumerate(rows)}
@@ -95,7 +103,7 @@ def state_genes(
     )
     moved = df["moved"].to_numpy()
     ax_.scatter(xi[moved], yi[moved], s=size[moved], facecolors="none", edgecolors="black", linewidths=0.8)
-    ax_.set_xticks(range(len(genes)), genes, rotation=90)
+    ax_.set_xticks(range(len(genes)), gene_labels(adata, genes, gene_symbols), rotation=90)
     ax_.set_yticks(range(len(rows)), [f"{t} · {s}" for t, s in rows])
     ax_.set_xlim(-0.6, len(genes) - 0.4)
     ax_.set_ylim(len(rows) - 0.5, -0.5)

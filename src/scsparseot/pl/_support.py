@@ -8,9 +8,9 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
 from .. import get
-from .._docs import doc_adata, doc_key, doc_params, doc_plot, doc_plot_returns
+from .._docs import doc_adata, doc_gene_symbols, doc_key, doc_params, doc_plot, doc_plot_returns
 from ..get import _access
-from ._utils import DIVERGING, finish, get_grid, symmetric_limit
+from ._utils import DIVERGING, finish, gene_labels, get_grid, symmetric_limit, var_names_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,16 +46,18 @@ def _grouped_top_genes(top: pd.DataFrame, targets: list[str]) -> list[str]:
 
 @doc_params(
     doc_adata=doc_adata,
+    doc_gene_symbols=doc_gene_symbols,
     doc_key=doc_key,
     doc_plot=doc_plot,
     doc_plot_returns=doc_plot_returns,
 )
 def support(
     adata: AnnData,
-    key: str = "sparse_ot",
     *,
+    key: str = "sparse_ot",
     targets: str | Sequence[str] | None = None,
     genes: Sequence[str] | None = None,
+    gene_symbols: str | None = None,
     top_n: int = 10,
     max_dot_size: float = 220.0,
     cmap: str = DIVERGING,
@@ -82,6 +84,7 @@ def support(
         best-ranked genes, grouped by the targets whose ``top_n`` contain them, so that the
         overlap of the drugs shows as blocks: genes shared by the most targets first, then each
         target's own genes in target order; best-ranked first within a group.
+    {doc_gene_symbols}
     top_n
         Genes per target when ``genes`` is ``None``.
     max_dot_size
@@ -108,13 +111,14 @@ def support(
         if int(top_n) < 1:
             msg = f"top_n must be a positive integer, got {top_n!r}."
             raise ValueError(msg)
-        genes = _grouped_top_genes(get.perturbed_genes(adata, key, targets, top_n=int(top_n)), targets)
+        genes = _grouped_top_genes(get.perturbed_genes(adata, targets, key=key, top_n=int(top_n)), targets)
     else:
         genes = [genes] if isinstance(genes, str) else list(genes)
         if not genes:
             msg = "genes is empty; pass None for each target's top_n genes or a list of gene names."
             raise ValueError(msg)
-    table = get.perturbed_genes(adata, key, targets)
+        genes = var_names_of(adata, genes, gene_symbols)
+    table = get.perturbed_genes(adata, targets, key=key)
     unknown = [g for g in genes if g not in set(table["gene"])]
     if unknown:
         msg = f"Genes not fitted under key {key!r}: {unknown[:10]}; pick genes from adata.var_names that were fitted."
@@ -142,7 +146,7 @@ def support(
         edgecolors="#4d4d4d",
         linewidths=0.4,
     )
-    ax_main.set_xticks(np.arange(len(genes)), labels=genes, rotation=90)
+    ax_main.set_xticks(np.arange(len(genes)), labels=gene_labels(adata, genes, gene_symbols), rotation=90)
     ax_main.set_yticks(np.arange(len(targets)), labels=targets)
     ax_main.set_xlim(-0.6, len(genes) - 0.4)
     ax_main.set_ylim(len(targets) - 0.5, -0.5)

@@ -107,9 +107,9 @@ def _traces(hist: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray, str, str |
 @doc_params(doc_adata=doc_adata, doc_key=doc_key, doc_plot=doc_plot)
 def training(
     adata: AnnData,
-    key: str = "sparse_ot",
     target: str | None = None,
     *,
+    key: str = "sparse_ot",
     figsize: tuple[float, float] | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
@@ -136,9 +136,9 @@ def training(
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         The target (drug); may be omitted when only one was fitted.
+    {doc_key}
     figsize
         Figure size in inches (when a new figure is made).
     {doc_plot}
@@ -159,9 +159,9 @@ def training(
     ['dim', 'err', 'eval', 'lam']
     """
     target = _access.check_target(adata, key, target)
-    hist = get.training_history(adata, key, target)
+    hist = get.training_history(adata, target, key=key)
     moves = _access.moves(adata, key, target)
-    max_genes = get.params(adata, key).get("max_genes")
+    max_genes = get.params(adata, key=key).get("max_genes")
     traces = _traces(hist)
 
     fig, grid = get_grid(ax, figsize or (8.0, 5.6), 2, 2)

@@ -53,9 +53,9 @@ def _pca(x: np.ndarray, n_comps: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 )
 def transport(
     adata: AnnData,
-    key: str = "sparse_ot",
     target: str | None = None,
     *,
+    key: str = "sparse_ot",
     basis: str = "pca",
     components: tuple[int, int] = (1, 2),
     genes: Sequence[str] | None = None,
@@ -83,9 +83,9 @@ def transport(
     Parameters
     ----------
     {doc_adata}
-    {doc_key}
     target
         The target (drug); may be omitted when only one was fitted.
+    {doc_key}
     basis
         Only ``"pca"`` (``obsm["X_pca"]`` with ``varm["PCs"]``, or a PCA computed on the fly).
     components
@@ -128,7 +128,7 @@ def transport(
         msg = f"n_arrows must be >= 0, got {n_arrows!r}."
         raise ValueError(msg)
     target, rows, delta = _access.displacement(adata, key, target)
-    source = get.params(adata, key)["source"]
+    source = get.params(adata, key=key)["source"]
     trows = _access.target_rows(adata, key, target)
 
     if "X_pca" in adata.obsm:

@@ -91,6 +91,43 @@ def gene_index(adata: AnnData, genes: Sequence[str]) -> np.ndarray:
     return idx
 
 
+def var_names_of(adata: AnnData, genes: Sequence[str], gene_symbols: str | None) -> list[str]:
+    """``genes`` as ``var_names``: names of ``adata.var[gene_symbols]`` are translated (first match).
+
+    A name that is already a ``var_name`` is kept; a KeyError names those found in neither.
+    """
+    genes = [str(g) for g in genes]
+    if gene_symbols is None:
+        return genes
+    symbols = _symbols(adata, gene_symbols)
+    first = dict(zip(symbols[::-1], adata.var_names[::-1], strict=True))  # the first occurrence wins
+    known = set(adata.var_names)
+    missing = [g for g in genes if g not in first and g not in known]
+    if missing:
+        msg = f"Genes not in adata.var[{gene_symbols!r}] nor adata.var_names: {missing[:10]}."
+        raise KeyError(msg)
+    return [first.get(g, g) for g in genes]
+
+
+def gene_labels(adata: AnnData, genes: Sequence[str], gene_symbols: str | None) -> list[str]:
+    """Tick labels of ``genes`` (``var_names``): their ``adata.var[gene_symbols]``, or themselves."""
+    genes = [str(g) for g in genes]
+    if gene_symbols is None:
+        return genes
+    symbols = _symbols(adata, gene_symbols)
+    return [str(symbols[i]) for i in gene_index(adata, genes)]
+
+
+def _symbols(adata: AnnData, gene_symbols: str) -> np.ndarray:
+    if not isinstance(gene_symbols, str):
+        msg = f"gene_symbols must be the name of a column of adata.var, got {type(gene_symbols).__name__}."
+        raise TypeError(msg)
+    if gene_symbols not in adata.var.columns:
+        msg = f"gene_symbols={gene_symbols!r} is not a column of adata.var; columns: {list(adata.var.columns)[:20]}."
+        raise KeyError(msg)
+    return adata.var[gene_symbols].astype(str).to_numpy()
+
+
 def check_option(name: str, value: str, options: Sequence[str]) -> None:
     if value not in options:
         msg = f"{name} must be one of {list(options)}, got {value!r}."

@@ -121,15 +121,15 @@ def _state_section(adata: AnnData, key: str, out: Path, dpi: int) -> list[Report
     """The default map's states: ``state_genes.tsv`` (moved genes per state), ``composition.tsv`` and the dot plot."""
     if "states" not in adata.uns[key]:
         return []
-    get.state_genes(adata, key, moved_only=True).to_csv(out / "state_genes.tsv", sep="\t", index=False)
-    get.composition(adata, key).to_csv(out / "composition.tsv", sep="\t", index=False)
+    get.state_genes(adata, key=key, moved_only=True).to_csv(out / "state_genes.tsv", sep="\t", index=False)
+    get.composition(adata, key=key).to_csv(out / "composition.tsv", sep="\t", index=False)
     return [
         _save(
             out,
             "state_genes.png",
             "Moved genes in each drug × cell state: colour = mean shift in the state (SD of the control "
             "cells), dot size = −log10 adjusted p-value there, ring = the map moves the gene there.",
-            lambda: pl.state_genes(adata, key, return_fig=True, show=False),
+            lambda: pl.state_genes(adata, key=key, return_fig=True, show=False),
             dpi,
         )
     ]
@@ -184,8 +184,8 @@ def write_report(
       states changed;
     * ``index.html``: one page with the run's parameters, the warnings the fit raised and notes on
       non-converged fits, small groups and drugs without selected genes, the summary, and per drug
-      its table of selected genes and its figures, and the versions of scsparseot and its main
-      dependencies. It needs no server and no network.
+      its table of selected genes and its figures, and the session's versions as session-info2
+      reports them (scsparseot, then every loaded distribution). It needs no server and no network.
 
     A figure that cannot be drawn (for example an overlap plot when no drug selected a gene) is
     listed on the page with the reason instead of stopping the report.
@@ -228,9 +228,9 @@ def write_report(
      'summary.tsv', 'support.png']
     """
     # ---- check everything before writing anything
-    summary = get.summary(adata, key)
-    params = get.params(adata, key)
-    messages = get.fit_warnings(adata, key)
+    summary = get.summary(adata, key=key)
+    params = get.params(adata, key=key)
+    messages = get.fit_warnings(adata, key=key)
     if groupby is not None and groupby not in adata.obs:
         msg = (
             f"groupby={groupby!r} is not a column of adata.obs. Available columns: {list(adata.obs.columns)}."
@@ -240,9 +240,9 @@ def write_report(
         msg = f"top_n must be a positive integer, got {top_n!r}."
         raise ValueError(msg)
     targets = summary["target"].tolist()
-    genes = get.perturbed_genes(adata, key)
+    genes = get.perturbed_genes(adata, key=key)
     folders = _folder_names(targets)
-    history = get.training_history(adata, key)
+    history = get.training_history(adata, key=key)
     has_history = set(history["target"].astype(str)) if len(history) else set()
 
     out = Path(out)
@@ -256,14 +256,14 @@ def write_report(
             "overlap_upset.png",
             "Overlap of the drugs' selected genes (UpSet): each column is the set of genes selected "
             "for exactly the drugs marked below it.",
-            lambda: pl.gene_overlap(adata, key, return_fig=True, show=False),
+            lambda: pl.gene_overlap(adata, key=key, return_fig=True, show=False),
             dpi,
         ),
         _save(
             out,
             "overlap_jaccard.png",
             "Jaccard index of the drugs' selected genes (shared / union).",
-            lambda: pl.gene_overlap(adata, key, kind="jaccard", return_fig=True, show=False),
+            lambda: pl.gene_overlap(adata, key=key, kind="jaccard", return_fig=True, show=False),
             dpi,
         ),
         _save(
@@ -271,7 +271,7 @@ def write_report(
             "support.png",
             "Best-ranked genes of every drug: dot area = share of control cells the map moves in the "
             "gene, colour = mean displacement (red up, blue down).",
-            lambda: pl.support(adata, key, return_fig=True, show=False),
+            lambda: pl.support(adata, key=key, return_fig=True, show=False),
             dpi,
         ),
     ]
@@ -292,7 +292,7 @@ def write_report(
                 f"{folder}/displacement.png",
                 f"Displacement T(x) − x of each control cell in the {top_n} best-ranked genes "
                 "(grey labels: genes not selected).",
-                lambda t=t: pl.displacement(adata, key, t, top_n=top_n, return_fig=True, show=False),
+                lambda t=t: pl.displacement(adata, t, key=key, top_n=top_n, return_fig=True, show=False),
                 dpi,
             )
         )
@@ -303,7 +303,7 @@ def write_report(
                     f"{folder}/response.png",
                     f"Response of the control cells by {groupby}: norm of each moved cell's displacement, "
                     "and the share of cells moved.",
-                    lambda t=t: pl.response(adata, key, t, groupby=groupby, return_fig=True, show=False),
+                    lambda t=t: pl.response(adata, t, key=key, groupby=groupby, return_fig=True, show=False),
                     dpi,
                 )
             )
@@ -313,7 +313,7 @@ def write_report(
                     out,
                     f"{folder}/training.png",
                     "Training: λ, genes moved per cell, sliced-Wasserstein error and the λ search.",
-                    lambda t=t: pl.training(adata, key, t, return_fig=True, show=False),
+                    lambda t=t: pl.training(adata, t, key=key, return_fig=True, show=False),
                     dpi,
                 )
             )

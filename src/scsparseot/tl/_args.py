@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
     from ..core import CellData
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SparseOTArgs", "check_sparse_ot_args"]
 
@@ -274,6 +277,13 @@ def check_sparse_ot_args(
         raise ValueError(msg)
     if method is None:  # λ settings belong to the gene-wise ICNN's search; without them, the conditional map
         method = "sparse_icnn" if (lam is not None or max_genes is not None) else "conditional"
+        if method == "sparse_icnn":
+            given = "lam=" if lam is not None else "max_genes="
+            logger.info(
+                "%s given: fitting the sparse ICNN on all genes (method='sparse_icnn'); leave lam and "
+                "max_genes unset for the default state-conditional map, or pass method='conditional'.",
+                given,
+            )
     check_choice("method", method, MethodName)
     if method == "conditional" and (lam == "auto" or max_genes is not None):
         msg = (

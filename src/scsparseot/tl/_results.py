@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _schema
+from .._foldchange import log2_fold_change
 from .._warnings import find_stack_level
 from ..core import ConditionalFit
 
@@ -24,7 +25,7 @@ __all__ = ["target_result", "target_results", "write_target_results"]
 
 
 def target_result(
-    target: str, fit: MapFit, x: CellData, y: CellData, *, store_map: bool
+    target: str, fit: MapFit, x: CellData, y: CellData, *, store_map: bool, log_base: float | None = None
 ) -> _schema.TargetResult:
     """Everything written for one target, in the schema's layout, from what its fit computed (nothing is recomputed).
 
@@ -38,6 +39,9 @@ def target_result(
         The source cells and the target's cells (their shapes go into the summary).
     store_map
         Keep the map's weights.
+    log_base
+        The base of the data's ``log1p`` (:func:`scsparseot._foldchange.log1p_base`), for the gene
+        table's ``log_fc``; ``None`` (data not marked log-normalised) leaves it ``NaN``.
 
     Returns
     -------
@@ -71,6 +75,7 @@ def target_result(
         delta=disp.kept,
         response=disp.response,
         target_response=fit.target_response,
+        log_fc=log2_fold_change(x.mean(0), y.mean(0), log_base),
         mean_displacement=disp.mean,
         mean_abs_displacement=disp.mean_abs,
         support_fraction=disp.support,
@@ -132,6 +137,8 @@ def target_results(
     x: CellData,
     ys: dict[str, CellData],
     args: SparseOTArgs,
+    *,
+    log_base: float | None = None,
 ) -> list[_schema.TargetResult]:
     """Every target's :func:`target_result`, in the order of ``args.target_rows``.
 
@@ -143,13 +150,18 @@ def target_results(
         The source cells and each target's cells.
     args
         The checked arguments of :func:`~scsparseot.tl.sparse_ot` (the targets' order, ``store_maps``).
+    log_base
+        As in :func:`target_result`.
 
     Returns
     -------
     list
         The targets' :class:`scsparseot._schema.TargetResult`.
     """
-    results = [target_result(t, fits[t], x, ys[t], store_map=args.store_maps) for t in args.target_rows]
+    results = [
+        target_result(t, fits[t], x, ys[t], store_map=args.store_maps, log_base=log_base)
+        for t in args.target_rows
+    ]
     for res in results:
         if res.summary["diverged"]:
             warnings.warn(

@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Literal
 
 from .._docs import doc_adata, doc_params
+from .._foldchange import log1p_base
 from .._validation import warn_data_issues
 from ._args import check_sparse_ot_args
 from ._context import records_warnings
@@ -143,7 +144,8 @@ def sparse_ot(
     -------
     ``None``, or the modified copy if ``copy=True``. Sets, with ``key = key_added``:
 
-    ``adata.layers[f"{{key}}_displacement"]`` (one target) or ``adata.layers[f"{{key}}_displacement_{{target}}"]``
+    ``adata.layers[f"{{key}}_displacement_{{target}}"]``
+        One layer per target (before 0.1.0, a single target's was ``f"{{key}}_displacement"``, still read):
         CSR float32 ``T(x) − x`` of the source cells (other rows empty), zero where ``|Δ| ≤ support_tol``.
     ``adata.varm[f"{{key}}_support"]``
         Share of source cells in which each gene moves, one column per target.
@@ -210,7 +212,7 @@ def sparse_ot(
     x, ys, gene_names = read_groups(adata, args)
     warn_data_issues(x, gene_names)
     fits = run_targets(x, ys, args, gene_names, fit=fit_target, executor=executor, progress=progress)
-    results = target_results(fits, x, ys, args)
+    results = target_results(fits, x, ys, args, log_base=log1p_base(adata))
     out = adata.copy() if copy else adata  # write once
     written = write_target_results(out, args, results, gene_names)
     logger.info("fitted %d sparse OT map(s); added %s", len(results), ", ".join(written))
