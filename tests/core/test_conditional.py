@@ -15,7 +15,7 @@ from scsparseot.core import (
     map_from_arrays,
     target_response,
 )
-from scsparseot.core._state_maps import MIN_START_STEPS, MIN_STATE_ITERS, state_budgets
+from scsparseot.core._state_maps import MIN_START_STEPS, MIN_STATE_ITERS, _state_direction, state_budgets
 from scsparseot.core.result import STATE_COLUMNS
 
 
@@ -234,3 +234,18 @@ def test_a_target_s_training_steps_do_not_grow_with_its_moving_states():
     k = len(fit.map.state_maps)
     assert k >= 2
     assert 0.9 * 400 <= fit.n_iters <= 1.1 * 400  # each state its share, not 400 each
+
+
+def test_a_state_with_only_spread_genes_and_few_target_cells_does_not_move():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    zx, zy = rng.normal(size=(30, 4)), rng.normal(size=(3, 4))
+    b = np.zeros(4)  # no mean shift in the state, a spread gene only
+    moved = np.array([False, True, False, False])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        u, shift, off = _state_direction(zx, zy, b, moved, second_moments=False)
+    np.testing.assert_array_equal(u, 0.0)
+    assert shift == 0.0
+    np.testing.assert_array_equal(off, 0.0)

@@ -165,6 +165,8 @@ def _state_direction(
     """
     if not second_moments:
         shift = float(np.linalg.norm(b))
+        if shift == 0.0:  # only spread genes, in a state too small to estimate their direction: no move
+            return np.zeros_like(b), 0.0, np.zeros_like(b)
         return b / shift, shift, np.zeros_like(b)
     cols = np.flatnonzero(moved)
     centre = zx[:, cols].mean(0)
