@@ -388,3 +388,12 @@ def test_pl_response(fitted_small):
     plt.close("all")
     with pytest.raises(ValueError, match="pick one with target="):
         sso.pl.response(fitted_small, show=False)
+
+
+def test_note_on_a_default_fit_stopped_at_the_iteration_limit(tmp_path):
+    adata = sso.datasets.synthetic_perturbation(n_cells=120, n_genes=12, n_perturbed=3, intensity=3.0, seed=0)
+    sso.tl.sparse_ot(adata, n_iters=10, progress=False)
+    assert not sso.get.summary(adata)["converged"][0]
+    text = sso.report.write_report(adata, tmp_path).read_text(encoding="utf-8")
+    assert "tests and do not depend on it, the displacements may change" in text
+    assert "may change its genes" not in text

@@ -101,6 +101,11 @@ def _notes(summary: pd.DataFrame, genes: pd.DataFrame) -> list[str]:
         t = row.target
         if row.diverged:
             notes.append(f"{t}: the fit diverged ({row.reason}); its genes are not to be trusted.")
+        elif not row.converged and getattr(row, "null", None) == "tests":
+            notes.append(
+                f"{t}: training stopped at {row.reason}; the gene calls come from the map's tests and do not "
+                "depend on it, the displacements may change with more iterations (n_iters)."
+            )
         elif not row.converged:
             notes.append(
                 f"{t}: the fit did not converge ({row.reason}); more iterations (n_iters) may change its genes."
