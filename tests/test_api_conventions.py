@@ -7,7 +7,6 @@ import re
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import pytest
 
 import scsparseot as sso
@@ -181,7 +180,9 @@ def test_log_fc_is_scanpys_logfoldchanges():
     genes = sso.get.perturbed_genes(adata).set_index("gene")
     sc.tl.rank_genes_groups(adata, "drug", groups=["drug_1"], reference="control", method="t-test")
     ranked = sc.get.rank_genes_groups_df(adata, group="drug_1").set_index("names")
-    np.testing.assert_allclose(genes["log_fc"], ranked.loc[genes.index, "logfoldchanges"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        genes["log_fc"], ranked.loc[genes.index, "logfoldchanges"], rtol=1e-4, atol=1e-4
+    )
     planted = list(adata.uns["true_genes"]["drug_1"])
     assert genes["log_fc"].notna().all()
     assert (genes.loc[planted, "log_fc"].abs() > 1.0).all()

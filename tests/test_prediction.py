@@ -24,7 +24,7 @@ def _cells(n: int, rng: np.random.Generator, *, treated: bool) -> tuple[np.ndarr
 
 def test_map_transports_held_out_cells_of_the_responding_type_only():
     rng = np.random.default_rng(0)
-    (x, tx), (y, ty) = _cells(600, rng, treated=False), _cells(400, rng, treated=True)
+    (x, tx), (y, _) = _cells(600, rng, treated=False), _cells(400, rng, treated=True)
     fit_x = np.arange(600) < 400  # the map is fitted on 400 of the control cells ...
     obs = pd.DataFrame({"drug": ["control"] * 400 + ["drug"] * 400})
     obs.index = obs.index.astype(str)

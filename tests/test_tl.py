@@ -151,7 +151,8 @@ def test_same_seed_same_result(synthetic):
     a = sso.tl.sparse_ot(synthetic, **kw)
     b = sso.tl.sparse_ot(synthetic, **kw)
     np.testing.assert_array_equal(
-        a.layers["sparse_ot_displacement_drug_1"].toarray(), b.layers["sparse_ot_displacement_drug_1"].toarray()
+        a.layers["sparse_ot_displacement_drug_1"].toarray(),
+        b.layers["sparse_ot_displacement_drug_1"].toarray(),
     )
     np.testing.assert_array_equal(
         sso.get.perturbed_genes(a)["gene"].to_numpy(), sso.get.perturbed_genes(b)["gene"].to_numpy()

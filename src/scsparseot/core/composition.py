@@ -53,7 +53,7 @@ def composition_test(
     Returns
     -------
     dict
-        One array per column of :data:`COMPOSITION_COLUMNS`, one entry per state;
+        One array per column of ``COMPOSITION_COLUMNS``, one entry per state;
         ``log2_ratio = log2(share_target / share_source)`` with 0.5 added to each count,
         ``adj_p_value`` Benjamini–Hochberg over the states, ``test`` ``"replicates"`` or ``"cells"``.
 

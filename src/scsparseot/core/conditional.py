@@ -139,7 +139,7 @@ def fit_conditional(
     source_replicates, target_replicates
         The replicate (well, plate, lane, donor) of every source and target cell. With at least
         2 replicates on each side the genes are tested across replicates
-        (:mod:`scsparseot.core._replicate_stats`), blocked on labels that hold cells on both sides;
+        (``scsparseot.core._replicate_stats``), blocked on labels that hold cells on both sides;
         with fewer, a warning, and the cells are tested.
 
     Returns

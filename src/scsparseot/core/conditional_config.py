@@ -95,7 +95,7 @@ class ConditionalConfig:
         :class:`~scsparseot.core.TrainConfig` of each moving state's network (default
         ``scsparseot.core.conditional_config.STATE_TRAIN``); ``n_iters=0`` keeps the closed form.
         ``n_iters`` is one target's budget, shared by its moving states in proportion to their
-        cells (:func:`~scsparseot.core._state_maps.state_budgets`), so that a target's training
+        cells (``scsparseot.core._state_maps.state_budgets``), so that a target's training
         costs about the same however many states move.
     """
 

@@ -139,7 +139,7 @@ class ConditionalMap:
         return nearest(embed(self._check(x), self.pca_mean, self.pca_components), self.centroids)
 
     def state_codes(self, labels: np.ndarray) -> np.ndarray:
-        """State indices of the given state labels (names of :attr:`state_names`, or indices)."""
+        """State indices of the given state labels (names of ``state_names``, or indices)."""
         labels = np.asarray(labels)
         if self.state_names is None or labels.dtype.kind in "iu":
             codes = labels.astype(np.int64)
@@ -160,7 +160,7 @@ class ConditionalMap:
     ) -> np.ndarray:
         """Displacements ``T(x) − x`` (data units, float32); exactly zero in genes and states that do not move.
 
-        ``states`` gives each cell's state (a name of :attr:`state_names` or an index; ``None``:
+        ``states`` gives each cell's state (a name of ``state_names`` or an index; ``None``:
         the nearest centroid, :meth:`states`). ``trained=False`` gives the closed-form start
         instead of the trained state maps.
         """

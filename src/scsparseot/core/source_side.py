@@ -39,7 +39,7 @@ class SourceSide:
         ``x`` in z-scores (float32).
     pca_mean, components, embedding
         The first pass's state embedding: a PCA of at most
-        :data:`~scsparseot.core._conditional_stats.PCA_MAX_CELLS` source cells in every gene, and the
+        ``scsparseot.core._conditional_stats.PCA_MAX_CELLS`` source cells in every gene, and the
         source cells' coordinates in it.
     z_moments, spread_moments
         The source side of the pooled tests: each gene's count, mean and variance of ``zx``, and of

@@ -63,7 +63,7 @@ def state_genes(
     n_genes
         Number of genes when ``genes`` is ``None``.
     vmax
-        Colour limit in SD (``None``: the largest |shift| shown).
+        Colour limit in SD (``None``: the largest ``|shift|`` shown).
     {doc_plot}
     figsize
         Figure size (``None``: from the numbers of rows and genes).
