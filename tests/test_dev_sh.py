@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from .test_install_torch import read_calls
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "dev.sh"
 BASH = shutil.which("bash")
@@ -94,14 +96,7 @@ def _run(
     proc = subprocess.run(
         [BASH, str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
-    calls: list[list[str]] = []
-    current: list[str] = []
-    for line in log.read_text().splitlines() if log.exists() else []:
-        if line == "--":
-            calls.append(current)
-            current = []
-        else:
-            current.append(line)
+    calls = read_calls(log)
     return proc, calls, venv
 
 

@@ -109,14 +109,7 @@ def _run(
     proc = subprocess.run(
         [BASH, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False
     )
-    calls: list[list[str]] = []
-    current: list[str] = []
-    for line in log.read_text().splitlines() if log.exists() else []:
-        if line == "--":
-            calls.append(current)
-            current = []
-        else:
-            current.append(line)
+    calls = read_calls(log)
     return proc, calls
 
 
@@ -251,3 +244,16 @@ def test_dev_sh_uses_the_script_before_installing_the_package():
     text = (ROOT / "scripts" / "dev.sh").read_text()
     assert "torch==" not in text  # the choice of build lives in install_torch.sh only
     assert 0 <= text.index("bash scripts/install_torch.sh") < text.index('pip install -q -e ".')
+
+
+def read_calls(log: Path) -> list[list[str]]:
+    """The argument lists the stubs logged, one per call (calls separated by ``--`` lines)."""
+    calls: list[list[str]] = []
+    current: list[str] = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        if line == "--":
+            calls.append(current)
+            current = []
+        else:
+            current.append(line)
+    return calls
