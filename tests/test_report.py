@@ -397,3 +397,13 @@ def test_note_on_a_default_fit_stopped_at_the_iteration_limit(tmp_path):
     text = sso.report.write_report(adata, tmp_path).read_text(encoding="utf-8")
     assert "tests and do not depend on it, the displacements may change" in text
     assert "may change its genes" not in text
+
+
+def test_gene_tables_show_log_fc_only_for_log_normalised_data(tmp_path):
+    adata = sso.datasets.synthetic_perturbation(n_cells=120, n_genes=12, n_perturbed=3, intensity=3.0, seed=0)
+    adata.X = np.clip(adata.X, 0.0, None)
+    sso.tl.sparse_ot(adata, n_iters=0, progress=False)
+    assert "log2 FC" not in sso.report.write_report(adata, tmp_path / "a").read_text(encoding="utf-8")
+    adata.uns["log1p"] = {"base": None}
+    sso.tl.sparse_ot(adata, n_iters=0, progress=False)
+    assert "log2 FC" in sso.report.write_report(adata, tmp_path / "b").read_text(encoding="utf-8")

@@ -21,6 +21,7 @@ __all__ = ["anchor", "render", "versions"]
 
 _GENE_COLUMNS = {
     "gene": "gene",
+    "log_fc": "log2 FC",
     "mean_displacement": "mean Δ",
     "mean_abs_displacement": "mean |Δ|",
     "support_fraction": "cells moved",
