@@ -136,7 +136,7 @@ class TargetResult:
     delta: sparse.csr_matrix  # n_source × n_fitted_genes, sparsified
     response: np.ndarray  # n_source, norm of the sparsified displacement
     target_response: np.ndarray  # n_target, mean response of the nearest transported source cells
-    log_fc: np.ndarray  # mean of the target's cells − mean of the source cells, per gene (data units)
+    log_fc: np.ndarray  # log2 fold change of the means on the count scale (NaN unless log1p data)
     mean_displacement: np.ndarray
     mean_abs_displacement: np.ndarray
     support_fraction: np.ndarray

@@ -36,7 +36,8 @@ def target_result(
     fit
         What its fit returned.
     x, y
-        The source cells and the target's cells (their shapes go into the summary).
+        The source cells and the target's cells (their shapes go into the summary; ``log_fc`` reads
+        their means from the profiles cached when the data were checked, so nothing is reread).
     store_map
         Keep the map's weights.
     log_base
